@@ -1,0 +1,129 @@
+"""The `incident-tui` command line: the cockpit by default, and its helper commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from tui import __version__
+from tui.errors import IncidentTuiError
+
+__all__ = ["main"]
+
+
+def fail(error: IncidentTuiError | str, code: int = 2) -> NoReturn:
+    """Print one line to stderr and exit: how every user-caused error ends a command."""
+    click.echo(f"incident-tui: {error}", err=True)
+    sys.exit(getattr(error, "exit_code", code) if not isinstance(error, str) else code)
+
+
+class _Group(click.Group):
+    """A group that turns every :class:`IncidentTuiError` into one line and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except IncidentTuiError as error:
+            fail(error)
+
+
+@click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="incident-tui")
+@click.option(
+    "--runbooks",
+    "runbook_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Another folder of runbook YAML files (repeatable); its ids replace bundled ones.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: $XDG_CONFIG_HOME/incident-tui/config.toml).",
+)
+@click.pass_context
+def main(ctx: click.Context, runbook_dirs: tuple[Path, ...], config_path: Path | None) -> None:
+    """The on-call engineer's cockpit for a failing vendor integration.
+
+    Run without a command to open the cockpit; `incident-tui demo` tries it against the
+    built-in sandbox.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["runbook_dirs"] = runbook_dirs
+    ctx.obj["config_path"] = config_path
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+# --------------------------------------------------------------------------- runbooks
+
+
+@main.group("runbooks")
+def runbooks_group() -> None:
+    """List, show and validate runbooks."""
+
+
+def _catalog(ctx: click.Context):  # noqa: ANN202 - the type lives in a module imported lazily
+    from tui.runbook import discover_runbooks
+
+    return discover_runbooks(ctx.obj.get("runbook_dirs", ()) if ctx.obj else ())
+
+
+@runbooks_group.command("list")
+@click.pass_context
+def runbooks_list(ctx: click.Context) -> None:
+    """List every runbook: id, title and where it comes from."""
+    from rich.console import Console
+    from rich.table import Table
+
+    catalog = _catalog(ctx)
+    table = Table("id", "title", "source", box=None, pad_edge=False)
+    for runbook_id in sorted(catalog.runbooks):
+        source = catalog.runbooks[runbook_id]
+        where = "bundled" if source.origin == "bundled" else f"user file {source.path}"
+        if source.replaces is not None:
+            where += f" (replaces {source.replaces})"
+        table.add_row(runbook_id, source.runbook.title, where)
+    Console().print(table)
+    for problem in catalog.problems:
+        click.echo(f"incident-tui: skipped {problem}", err=True)
+    if catalog.problems:
+        sys.exit(2)
+
+
+@runbooks_group.command("show")
+@click.argument("runbook_id")
+@click.pass_context
+def runbooks_show(ctx: click.Context, runbook_id: str) -> None:
+    """Show one runbook, readably."""
+    from rich.console import Console
+
+    from tui.runbook_view import render_runbook
+
+    book = _catalog(ctx).get(runbook_id)
+    Console().print(render_runbook(book))
+
+
+@runbooks_group.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def runbooks_validate(paths: tuple[Path, ...]) -> None:
+    """Validate runbook files; print every problem as FILE:LINE: FIELD: MESSAGE."""
+    from tui.errors import RunbookError
+    from tui.runbook import load_runbook
+
+    failed = False
+    for path in paths:
+        try:
+            book = load_runbook(path)
+        except RunbookError as error:
+            failed = True
+            for problem in error.problems:
+                click.echo(str(problem), err=True)
+            continue
+        click.echo(f"{path}: ok ({book.id}: {book.title})")
+    if failed:
+        sys.exit(2)
