@@ -20,8 +20,26 @@ def fail(error: IncidentTuiError | str, code: int = 2) -> NoReturn:
     sys.exit(getattr(error, "exit_code", code) if not isinstance(error, str) else code)
 
 
+_LAZY_COMMANDS: dict[str, str] = {
+    # name: "module:attribute" of a click command, imported only when it runs
+}
+
+
 class _Group(click.Group):
-    """A group that turns every :class:`IncidentTuiError` into one line and exit code 2."""
+    """A group that turns every :class:`IncidentTuiError` into one line and exit code 2,
+    and imports a command's module only when that command runs (start-up stays fast)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module_name, attribute = _LAZY_COMMANDS[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -30,7 +48,11 @@ class _Group(click.Group):
             fail(error)
 
 
-@click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=_Group,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, "--version", prog_name="incident-tui")
 @click.option(
     "--runbooks",

@@ -29,6 +29,7 @@ __all__ = [
     "BUILTIN_SIGNALS",
     "COMMS_PLACEHOLDERS",
     "Backend",
+    "Catalog",
     "Category",
     "ChecklistItem",
     "Comparison",
@@ -40,7 +41,6 @@ __all__ = [
     "Runbook",
     "RunbookSource",
     "Signal",
-    "Catalog",
     "discover_runbooks",
     "format_duration",
     "load_runbook",
@@ -668,7 +668,9 @@ class _Refs:
     def __init__(self) -> None:
         self.problems: list[tuple[tuple[str | int, ...], str]] = []
 
-    def check(self, loc: tuple[str | int, ...], value: str | None, known: set[str], kind: str):  # noqa: ANN201
+    def check(
+        self, loc: tuple[str | int, ...], value: str | None, known: set[str], kind: str
+    ) -> None:
         if value is not None and value not in known:
             self.problems.append((loc, f'names {kind} "{value}", which does not exist'))
 
@@ -884,10 +886,9 @@ def _data_path(data: Any, loc: Iterable[str | int]) -> tuple[str | int, ...]:
     path: list[str | int] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-            path.append(part)
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        if (isinstance(current, dict) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        ):
             current = current[part]
             path.append(part)
         elif isinstance(current, dict) and current.get("kind") == part:
@@ -951,7 +952,7 @@ def parse_runbook(text: str, path: str = "<runbook>") -> Runbook:
     """Parse and validate one runbook document; raise :class:`RunbookError` on any problem."""
     try:
         node = yaml.compose(text, Loader=_LineLoader)  # type: ignore[arg-type]
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
