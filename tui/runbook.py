@@ -942,7 +942,7 @@ def _message(error: dict[str, Any]) -> str:
         expected = error.get("ctx", {}).get("expected_tags", "")
         return f"has an unknown kind; expected one of {expected}"
     if kind == "union_tag_not_found":
-        return "needs a `kind`"
+        return "is required but missing (it says which kind of entry this is)"
     message = str(error["msg"])
     message = message.removeprefix("Value error, ")
     return message[:1].lower() + message[1:]
