@@ -100,7 +100,8 @@ class _Strict(BaseModel):
 
 class Link(_Strict):
     title: str
-    url: str
+    url: str | None = None
+    """Where it points; a related runbook or guide may be named by title alone."""
 
 
 class Vendor(_Strict):
@@ -385,7 +386,25 @@ class HttpCall(_RemediationBase):
     """Name of the environment variable holding the bearer token (never shown in full)."""
     expect_status: list[int] = [200, 201, 202, 204]
     each: str | None = None
-    """For list-then-act calls: a JSON path in the first answer to iterate over."""
+    """For list-then-act calls: a jq-style path in the first answer naming the items to act
+    on (``.[].id``, ``.data[].id``); each item is sent with ``then``."""
+    then: HttpStep | None = None
+    """The request sent once per item of ``each``; its url may use ``{item}`` and params."""
+
+    @model_validator(mode="after")
+    def _each_needs_then(self) -> HttpCall:
+        if (self.each is None) != (self.then is None):
+            raise ValueError("`each` and `then` go together: list with the call, act with `then`")
+        return self
+
+
+class HttpStep(_Strict):
+    """One request of a list-then-act remediation."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    url: str
+    body: dict[str, Any] | None = None
+    expect_status: list[int] = [200, 201, 202, 204]
 
 
 class Manual(_RemediationBase):
@@ -393,6 +412,8 @@ class Manual(_RemediationBase):
     steps: list[str] = []
     """What to do by hand; ``command`` holds the command to run, if any."""
 
+
+HttpCall.model_rebuild()
 
 Remediation = Annotated[
     SetEnv
@@ -752,6 +773,9 @@ def check_references(book: Runbook) -> None:
         if remediation.kind == "http":
             declared = {p.name for p in remediation.params}
             used = {f for _, f, _, _ in string.Formatter().parse(remediation.url) if f}
+            if remediation.then is not None:
+                used |= {f for _, f, _, _ in string.Formatter().parse(remediation.then.url) if f}
+                used.discard("item")
             for name in sorted(used - declared):
                 refs.problems.append(
                     (("remediations", i, "url"), f"uses {{{name}}} but no param of that name")
