@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from tui import __version__
 from tui.errors import IncidentTuiError
+
+if TYPE_CHECKING:
+    from tui.runbook import Catalog, Runbook
+    from tui.settings import Settings
 
 __all__ = ["main"]
 
@@ -21,6 +25,17 @@ def fail(error: IncidentTuiError | str, code: int = 2) -> NoReturn:
 
 
 _LAZY_COMMANDS: dict[str, str] = {
+    "triage": "tui.triage:triage",
+    "demo": "tui.demo:demo",
+    "sandbox": "tui.sandbox.command:sandbox",
+    "declare": "tui.record_cli:declare",
+    "note": "tui.record_cli:note",
+    "severity": "tui.record_cli:severity",
+    "status": "tui.record_cli:status",
+    "resolve": "tui.record_cli:resolve",
+    "export": "tui.record_cli:export",
+    "replay": "tui.record_cli:replay",
+    "incidents": "tui.record_cli:incidents",
     # name: "module:attribute" of a click command, imported only when it runs
 }
 
@@ -67,8 +82,40 @@ class _Group(click.Group):
     type=click.Path(dir_okay=False, path_type=Path),
     help="Config file (default: $XDG_CONFIG_HOME/incident-tui/config.toml).",
 )
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).",
+)
+@click.option(
+    "--context", "kube_context", help="Kubeconfig context (default: its current context)."
+)
+@click.option("--namespace", "-n", help="Namespace (default: the runbook's).")
+@click.option("--prometheus", "prometheus_url", help="Prometheus URL (default: from the config).")
+@click.option(
+    "--runbook", "runbook_id", help="Declare an incident with this runbook (skips the picker)."
+)
+@click.option(
+    "--severity", type=click.Choice(["P1", "P2", "P3", "P4"]), help="Severity of the new incident."
+)
+@click.option("--title", help="Title of the new incident.")
+@click.option("--impact", help="Impact on users of the new incident.")
+@click.option("--resume", "resume_id", metavar="ID", help="Continue a recorded incident.")
 @click.pass_context
-def main(ctx: click.Context, runbook_dirs: tuple[Path, ...], config_path: Path | None) -> None:
+def main(
+    ctx: click.Context,
+    runbook_dirs: tuple[Path, ...],
+    config_path: Path | None,
+    kubeconfig: Path | None,
+    kube_context: str | None,
+    namespace: str | None,
+    prometheus_url: str | None,
+    runbook_id: str | None,
+    severity: str | None,
+    title: str | None,
+    impact: str | None,
+    resume_id: str | None,
+) -> None:
     """The on-call engineer's cockpit for a failing vendor integration.
 
     Run without a command to open the cockpit; `incident-tui demo` tries it against the
@@ -77,8 +124,37 @@ def main(ctx: click.Context, runbook_dirs: tuple[Path, ...], config_path: Path |
     ctx.ensure_object(dict)
     ctx.obj["runbook_dirs"] = runbook_dirs
     ctx.obj["config_path"] = config_path
+    ctx.obj["flags"] = {
+        "kubernetes": {"kubeconfig": kubeconfig, "context": kube_context, "namespace": namespace},
+        "prometheus": {"url": prometheus_url},
+    }
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        from tui.cockpit import run_cockpit
+
+        run_cockpit(
+            ctx,
+            runbook_id=runbook_id,
+            severity=severity,
+            title=title,
+            impact=impact,
+            resume_id=resume_id,
+        )
+
+
+def load_context_settings(ctx: click.Context) -> Settings:
+    """The settings for this invocation: config file < environment < the group's flags."""
+    from tui.settings import load_settings
+
+    obj = ctx.find_root().obj or {}
+    return load_settings(obj.get("config_path"), **obj.get("flags", {}))
+
+
+def load_context_runbook(ctx: click.Context, runbook_id: str) -> Runbook:
+    """A runbook by id from the bundled, user and ``--runbooks`` folders."""
+    from tui.runbook import discover_runbooks
+
+    obj = ctx.find_root().obj or {}
+    return discover_runbooks(obj.get("runbook_dirs", ())).get(runbook_id)
 
 
 # --------------------------------------------------------------------------- runbooks
@@ -89,7 +165,7 @@ def runbooks_group() -> None:
     """List, show and validate runbooks."""
 
 
-def _catalog(ctx: click.Context):  # noqa: ANN202 - the type lives in a module imported lazily
+def _catalog(ctx: click.Context) -> Catalog:
     from tui.runbook import discover_runbooks
 
     return discover_runbooks(ctx.obj.get("runbook_dirs", ()) if ctx.obj else ())
