@@ -256,16 +256,40 @@ def test_vendor_status_is_recorded_when_the_indicator_changes(incident, recorder
     assert recorder.events[2].details["previous"] == "major"
 
 
-def test_pod_restarts_are_recorded_when_the_count_goes_up(incident, recorder):
+def test_pod_restarts_are_recorded_when_the_count_goes_up(incident, recorder, clock):
     incident.observe_pod_restarts("acme-1", 0)
     incident.observe_pod_restarts("acme-1", 0)
     incident.observe_pod_restarts("acme-1", 2, reason="CrashLoopBackOff")
     incident.observe_pod_restarts("acme-1", 2, reason="CrashLoopBackOff")
+    clock.advance(seconds=61)
     incident.observe_pod_restarts("acme-1", 3, reason="CrashLoopBackOff")
     incident.observe_pod_restarts("acme-2", 5)
     assert recorder.kinds()[1:] == ["pod_restarts_seen"] * 3
     assert recorder.events[1].summary == "Pod acme-1 restarted (2 restarts, CrashLoopBackOff)"
     assert recorder.events[2].details["previous"] == 2
+
+
+def test_a_crash_loop_is_one_event_a_minute_per_pod(incident, recorder, clock):
+    for restarts in range(1, 13):
+        incident.observe_pod_restarts("acme-1", restarts, reason="CrashLoopBackOff")
+        clock.advance(seconds=10)
+    assert recorder.kinds()[1:] == ["pod_restarts_seen"] * 2
+    assert recorder.events[2].details["previous"] == 1
+    assert recorder.events[2].details["restarts"] == 7
+
+
+def test_a_backend_fault_is_recorded_once_and_its_recovery_once(incident, recorder, clock):
+    for _ in range(5):
+        incident.observe_source("kubernetes", "auth_expired", message="401", hint="Re-authenticate")
+        clock.advance(seconds=5)
+    incident.observe_source("kubernetes", "forbidden", message="403")
+    for _ in range(3):
+        incident.observe_source("kubernetes", None)
+    assert recorder.kinds()[1:] == ["source_fault", "source_fault", "source_recovered"]
+    assert recorder.events[1].details["hint"] == "Re-authenticate"
+    assert recorder.events[3].details["down_for"] == 0
+    rebuilt = Incident.from_events(RUNBOOK, recorder.events)
+    assert rebuilt.source_faults == {}
 
 
 # --------------------------------------------------------------------------- decisions
