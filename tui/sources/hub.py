@@ -1,0 +1,378 @@
+"""Builds every source of one runbook from the settings, and takes one reading of them all."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from tui.decision import DecisionPath, Readings, evaluate
+from tui.errors import ConfigError, SourceError, SourceMalformed
+from tui.runbook import Runbook
+from tui.settings import Settings
+from tui.signals import Health, LogLine, MetricReading, PodState, SourceFault, VendorStatus, utcnow
+from tui.sources.base import FaultTracker
+from tui.sources.kube import KubeConnection, parse_pod, parse_timestamp
+from tui.sources.prometheus import PrometheusSource
+from tui.sources.statuspage import HealthSource, StatusPageSource
+
+__all__ = ["Evidence", "Snapshot", "Sources"]
+
+
+@dataclass
+class Snapshot:
+    """One reading of every backend: values where they answered, faults where not."""
+
+    vendor: VendorStatus | None = None
+    health: Health | None = None
+    metrics: list[MetricReading] = field(default_factory=list)
+    pods: list[PodState] = field(default_factory=list)
+    error_lines: list[LogLine] = field(default_factory=list)
+    faults: list[SourceFault] = field(default_factory=list)
+    path: DecisionPath | None = None
+    taken_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def readings(self) -> Readings:
+        return Readings({m.signal_id: m for m in self.metrics}, self.vendor, self.health)
+
+    @property
+    def alerting(self) -> list[MetricReading]:
+        return [m for m in self.metrics if m.alerting]
+
+
+class Sources:
+    """The sources of one runbook, with the endpoints the settings give for it."""
+
+    def __init__(self, settings: Settings, runbook: Runbook) -> None:
+        self.settings = settings
+        self.runbook = runbook
+        endpoints = settings.endpoints(runbook.id)
+        self.http = httpx.AsyncClient(
+            verify=settings.status.verify_tls,
+            follow_redirects=True,
+            timeout=settings.status.timeout,
+        )
+        self.status_page = StatusPageSource(
+            runbook.vendor.name,
+            endpoints.status_page or runbook.vendor.status_page,
+            self.http,
+            settings.status.timeout,
+        )
+        self.health: HealthSource | None = None
+        if runbook.health is not None:
+            self.health = HealthSource(
+                runbook.vendor.name,
+                endpoints.health or runbook.health.url,
+                runbook.health.path,
+                runbook.health.healthy,
+                self.http,
+                settings.status.timeout,
+            )
+        prom = settings.prometheus
+        basic = (
+            (prom.username, prom.password.get_secret_value())
+            if prom.username and prom.password
+            else None
+        )
+        self.prometheus = PrometheusSource(
+            runbook.signals,
+            prom.url,
+            prom.backup_url,
+            bearer_token=prom.bearer_token.get_secret_value() if prom.bearer_token else None,
+            basic_auth=basic,
+            verify_tls=prom.verify_tls,
+            timeout=prom.timeout,
+            series_range=prom.range,
+        )
+        self.trackers = {
+            name: FaultTracker(name, runbook)
+            for name in ("status_page", "health", "prometheus", "kubernetes", "logs")
+        }
+        self.kube: KubeConnection | None = None
+
+    async def open_kube(self) -> KubeConnection:
+        """Connect to Kubernetes once; a bad kubeconfig is a :class:`ConfigError`."""
+        if self.kube is None:
+            self.kube = await KubeConnection.open(self.settings.kubernetes, self.runbook)
+        return self.kube
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        if self.kube is not None:
+            await self.kube.close()
+
+    async def __aenter__(self) -> Sources:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # one reading --------------------------------------------------------------------
+
+    async def recent_error_lines(self, since: timedelta, limit: int) -> list[LogLine]:
+        """The last ``limit`` error lines of every pod over ``since`` (not following)."""
+        kube = await self.open_kube()
+        pattern = re.compile(self.runbook.logs.error_pattern)
+        data = await kube.get_json(
+            "kubernetes",
+            "list pods",
+            kube.core.list_namespaced_pod_without_preload_content(
+                kube.namespace,
+                label_selector=self.runbook.logs.selector or self.runbook.service.selector,
+            ),
+        )
+        container = self.runbook.logs.container or self.runbook.service.container
+        lines: list[LogLine] = []
+
+        async def one(name: str) -> None:
+            response = await kube.request(
+                "logs",
+                f"logs of {name}",
+                kube.core.read_namespaced_pod_log_without_preload_content(
+                    name,
+                    kube.namespace,
+                    container=container,
+                    timestamps=True,
+                    since_seconds=max(1, int(since.total_seconds())),
+                ),
+            )
+            try:
+                body = await asyncio.wait_for(response.read(), kube.timeout)
+            finally:
+                response.release()
+            for raw in body.decode("utf-8", "replace").splitlines():
+                stamp, _, text = raw.partition(" ")
+                parsed = parse_timestamp(stamp)
+                if parsed is None:
+                    raise SourceMalformed(
+                        "logs", f"the log of {name} has lines without the timestamps asked for"
+                    )
+                line = LogLine.parse(
+                    name,
+                    container or "",
+                    parsed[0] if parsed else None,
+                    text if parsed else raw,
+                    pattern,
+                )
+                if line.is_error:
+                    lines.append(line)
+
+        names = [item["metadata"]["name"] for item in data.get("items") or []]
+        results = await asyncio.gather(*(one(n) for n in names), return_exceptions=True)
+        for result in results:
+            if isinstance(result, SourceError) and result.kind != "error":
+                raise result
+        lines.sort(key=lambda line: line.timestamp or utcnow())
+        return lines[-limit:]
+
+    async def pods(self) -> list[PodState]:
+        kube = await self.open_kube()
+        data = await kube.get_json(
+            "kubernetes",
+            "list pods",
+            kube.core.list_namespaced_pod_without_preload_content(
+                kube.namespace, label_selector=self.runbook.service.selector
+            ),
+        )
+        items = data.get("items")
+        if not isinstance(items, list):
+            raise SourceMalformed("kubernetes", "list pods: the answer has no `items` list")
+        return [parse_pod(item) for item in items]
+
+    async def snapshot(
+        self, log_since: timedelta = timedelta(minutes=5), log_limit: int = 20
+    ) -> Snapshot:
+        """Read every backend at once; each failure becomes a fault, the rest still answer."""
+        snap = Snapshot()
+
+        async def read(backend: str, call: Any) -> Any:
+            outcome = await self.trackers[backend].run(call)
+            if outcome.fault is not None:
+                snap.faults.append(outcome.fault)
+            return outcome.value
+
+        async def kube_part() -> tuple[Any, Any]:
+            try:
+                await self.open_kube()
+            except ConfigError as error:
+                fault = (
+                    self.trackers["kubernetes"].failed(SourceError("kubernetes", str(error))).fault
+                )
+                assert fault is not None
+                snap.faults.append(fault)
+                return None, None
+            return await asyncio.gather(
+                read("kubernetes", self.pods()),
+                read("logs", self.recent_error_lines(log_since, log_limit)),
+            )
+
+        health_call = self.health.fetch() if self.health else _none()
+        vendor, health, metrics, (pods, lines) = await asyncio.gather(
+            read("status_page", self.status_page.fetch()),
+            read("health", health_call),
+            read("prometheus", self.prometheus.fetch()),
+            kube_part(),
+        )
+        snap.vendor, snap.health = vendor, health
+        snap.metrics = metrics or []
+        snap.pods = pods or []
+        snap.error_lines = lines or []
+        snap.path = evaluate(self.runbook, snap.readings)
+        return snap
+
+
+async def _none() -> None:
+    return None
+
+
+def snapshot_json(snap: Snapshot) -> dict[str, Any]:
+    """A Snapshot as plain JSON for ``triage --json``."""
+
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "taken_at": when(snap.taken_at),
+        "vendor": None
+        if snap.vendor is None
+        else {
+            "indicator": snap.vendor.indicator,
+            "description": snap.vendor.description,
+            "degraded_components": [
+                {"name": c.name, "status": c.status} for c in snap.vendor.degraded_components
+            ],
+            "incidents": [
+                {
+                    "name": i.name,
+                    "status": i.status,
+                    "impact": i.impact,
+                    "latest_update": i.latest_update,
+                }
+                for i in snap.vendor.incidents
+            ],
+        },
+        "health": None
+        if snap.health is None
+        else {
+            "status": snap.health.status,
+            "healthy": snap.health.healthy,
+            "latency_ms": snap.health.latency_ms,
+            "last_error": snap.health.last_error,
+        },
+        "signals": [
+            {
+                "id": m.signal_id,
+                "name": m.name,
+                "value": m.value,
+                "unit": m.unit,
+                "level": m.level,
+                "threshold": m.threshold,
+                "op": m.op,
+                "peak_5m": max((v for _, v in m.series[-10:]), default=None),
+                "via_backup": m.via_backup,
+            }
+            for m in snap.metrics
+        ],
+        "pods": [
+            {
+                "name": p.name,
+                "phase": p.phase,
+                "ready": p.ready,
+                "restarts": p.restarts,
+                "reason": p.reason,
+            }
+            for p in snap.pods
+        ],
+        "error_lines": [
+            {"pod": line.pod, "time": when(line.timestamp), "text": line.text}
+            for line in snap.error_lines
+        ],
+        "faults": [
+            {"backend": f.backend, "kind": f.kind, "message": f.message, "hint": f.hint}
+            for f in snap.faults
+        ],
+        "decision_path": None
+        if snap.path is None
+        else {
+            "answers": [
+                {
+                    "node": a.node_id,
+                    "question": a.question,
+                    "answer": a.value,
+                    "evidence": list(a.evidence),
+                }
+                for a in snap.path.answers
+            ],
+            "conclusion": snap.path.leaf.conclusion if snap.path.leaf else None,
+            "remediations": list(snap.path.leaf.remediations) if snap.path.leaf else [],
+        },
+    }
+
+
+class Evidence:
+    """The live sources as the export's evidence collector: pod logs and every signal's
+    range query over the incident's window."""
+
+    def __init__(self, settings: Settings, runbook: Runbook) -> None:
+        self.settings = settings
+        self.runbook = runbook
+
+    async def logs(self, start: datetime, end: datetime) -> list[str]:
+        """Every pod's lines from ``start`` to ``end``, oldest first, with pod names."""
+        async with Sources(self.settings, self.runbook) as sources:
+            return await self._logs(sources, start, end)
+
+    async def _logs(self, sources: Sources, start: datetime, end: datetime) -> list[str]:
+        kube = await sources.open_kube()
+        runbook = sources.runbook
+        container = runbook.logs.container or runbook.service.container
+        data = await kube.get_json(
+            "kubernetes",
+            "list pods",
+            kube.core.list_namespaced_pod_without_preload_content(
+                kube.namespace, label_selector=runbook.logs.selector or runbook.service.selector
+            ),
+        )
+        since = max(1, int((utcnow() - start).total_seconds()) + 1)
+        lines: list[tuple[str, str]] = []
+        for item in data.get("items") or []:
+            name = item["metadata"]["name"]
+            response = await kube.request(
+                "logs",
+                f"logs of {name}",
+                kube.core.read_namespaced_pod_log_without_preload_content(
+                    name, kube.namespace, container=container, timestamps=True, since_seconds=since
+                ),
+                timeout=kube.timeout * 3,
+            )
+            try:
+                body = await asyncio.wait_for(response.read(), kube.timeout * 3)
+            finally:
+                response.release()
+            for raw in body.decode("utf-8", "replace").splitlines():
+                stamp, _, text = raw.partition(" ")
+                parsed = parse_timestamp(stamp)
+                if parsed is not None and not (start <= parsed[0] <= end):
+                    continue
+                lines.append((stamp, f"{stamp} {name} {text}"))
+        lines.sort(key=lambda pair: pair[0])
+        return [line for _, line in lines]
+
+    async def metrics(self, start: datetime, end: datetime, step: float) -> dict[str, Any]:
+        async with Sources(self.settings, self.runbook) as sources:
+            result: dict[str, Any] = {}
+            for signal in self.runbook.signals:
+                result[signal.id] = {
+                    "name": signal.name,
+                    "query": signal.query,
+                    "unit": signal.unit,
+                    "result": await sources.prometheus.query_range(
+                        signal.query, start, end, f"{step:g}s"
+                    ),
+                }
+            return result

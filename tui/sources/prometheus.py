@@ -1,0 +1,248 @@
+"""Runbook signals from Prometheus: the instant value and a 30-minute series of each query,
+judged against its alert rule; the backup URL when the primary fails."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from tui.errors import (
+    SourceError,
+    SourceMalformed,
+    SourceTimeout,
+    SourceUnreachable,
+)
+from tui.runbook import Signal, parse_duration
+from tui.signals import AlertLevel, MetricReading, compare, utcnow
+from tui.sources.base import error_for_status
+
+__all__ = ["PrometheusSource", "judge", "parse_vector"]
+
+_STATUS = re.compile(r"HTTP Status Code (\d{3})")
+
+
+def judge(signal: Signal, value: float | None) -> AlertLevel:
+    """The alert level of a value under the signal's rule."""
+    if value is None:
+        return "unknown"
+    if signal.alert is None:
+        return "ok"
+    return signal.alert.severity if compare(value, signal.alert.op, signal.alert.value) else "ok"
+
+
+def _number(raw: Any) -> float | None:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise SourceMalformed("prometheus", f"sample value {raw!r} is not a number") from None
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def parse_vector(result: Any) -> float | None:
+    """The single value of an instant query's result; the largest when several series
+    came back; None for no series or NaN."""
+    if not isinstance(result, list):
+        raise SourceMalformed("prometheus", "the query result is not a list of series")
+    values = []
+    for series in result:
+        if not isinstance(series, dict):
+            raise SourceMalformed("prometheus", "a series in the result is not an object")
+        sample = series.get("value")
+        if not isinstance(sample, list | tuple) or len(sample) != 2:
+            raise SourceMalformed("prometheus", "a series has no [time, value] sample")
+        value = _number(sample[1])
+        if value is not None:
+            values.append(value)
+    return max(values) if values else None
+
+
+def _parse_matrix(result: Any) -> tuple[tuple[float, float], ...]:
+    if not isinstance(result, list):
+        raise SourceMalformed("prometheus", "the range result is not a list of series")
+    points: dict[float, float] = {}
+    for series in result:
+        if not isinstance(series, dict) or not isinstance(series.get("values"), list):
+            raise SourceMalformed("prometheus", "a range series has no `values`")
+        for sample in series["values"]:
+            if not isinstance(sample, list | tuple) or len(sample) != 2:
+                raise SourceMalformed("prometheus", "a range sample is not [time, value]")
+            value = _number(sample[1])
+            if value is not None:
+                stamp = float(sample[0])
+                points[stamp] = max(points.get(stamp, value), value)
+    return tuple(sorted(points.items()))
+
+
+_EXECUTOR: ThreadPoolExecutor | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    """A pool of its own, so a slow Prometheus never starves other threaded work."""
+    global _EXECUTOR
+    if _EXECUTOR is None:
+        _EXECUTOR = ThreadPoolExecutor(max_workers=12, thread_name_prefix="prometheus")
+    return _EXECUTOR
+
+
+class _Endpoint:
+    """One Prometheus URL behind prometheus-api-client (synchronous: used from a thread)."""
+
+    def __init__(
+        self,
+        url: str,
+        headers: dict[str, str] | None,
+        auth: tuple[str, str] | None,
+        verify_tls: bool,
+        timeout: float,
+    ) -> None:
+        from prometheus_api_client import PrometheusConnect
+        from urllib3.util.retry import Retry
+
+        self.url = url.rstrip("/")
+        self.client = PrometheusConnect(
+            url=self.url,
+            headers=headers,
+            auth=auth,
+            disable_ssl=not verify_tls,
+            retry=Retry(total=0, status_forcelist=[], raise_on_status=False),
+            timeout=timeout,  # type: ignore[arg-type]
+        )
+
+    def query(self, query: str) -> Any:
+        return self.client.custom_query(query)
+
+    def query_range(self, query: str, span: timedelta, step: str) -> Any:
+        end = utcnow()
+        return self.client.custom_query_range(query, end - span, end, step)
+
+
+def _translate(url: str, exc: Exception) -> SourceError:
+    import requests
+    from prometheus_api_client import PrometheusApiClientException
+    from urllib3.exceptions import ReadTimeoutError
+
+    if isinstance(exc, SourceError):
+        return exc
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(exc, requests.Timeout) or isinstance(reason, TimeoutError | ReadTimeoutError):
+        return SourceTimeout("prometheus", f"{url} did not answer in time")
+    if isinstance(exc, requests.ConnectionError):
+        return SourceUnreachable("prometheus", f"cannot connect to {url}")
+    if isinstance(exc, PrometheusApiClientException):
+        text = str(exc)
+        match = _STATUS.search(text)
+        code = int(match.group(1)) if match else 0
+        if code == 400 and "bad_data" in text:
+            reason = re.search(r'"error"\s*:\s*"([^"]+)"', text)
+            return SourceError(
+                "prometheus", f"{url} rejected the query: {reason.group(1) if reason else text}"
+            )
+        return error_for_status("prometheus", code, url)
+    if isinstance(exc, ValueError | KeyError | TypeError):
+        return SourceMalformed("prometheus", f"{url} sent an answer that is not Prometheus JSON")
+    return SourceError("prometheus", f"{url}: {type(exc).__name__}: {exc}")
+
+
+class PrometheusSource:
+    """Fetches every signal of a runbook; on a primary failure (down, slow, 5xx) it asks
+    the backup URL, and the readings say so."""
+
+    backend = "prometheus"
+
+    def __init__(
+        self,
+        signals: Sequence[Signal],
+        url: str,
+        backup_url: str | None = None,
+        *,
+        bearer_token: str | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        verify_tls: bool = True,
+        timeout: float = 5.0,
+        series_range: str = "30m",
+        series_step: str = "30s",
+    ) -> None:
+        self.signals = list(signals)
+        self.timeout = timeout
+        self.span = parse_duration(series_range)
+        self.step = series_step
+        headers = {"Authorization": f"Bearer {bearer_token}"} if bearer_token else None
+        self._primary = _Endpoint(url, headers, basic_auth, verify_tls, timeout)
+        self._backup = (
+            _Endpoint(backup_url, headers, basic_auth, verify_tls, timeout) if backup_url else None
+        )
+
+    @property
+    def target(self) -> str:
+        return self._primary.url
+
+    async def _call(self, endpoint: _Endpoint, fn: Any, *args: Any) -> Any:
+        try:
+            loop = asyncio.get_running_loop()
+            call = loop.run_in_executor(_executor(), lambda: fn(*args))
+            return await asyncio.wait_for(call, self.timeout + 1)
+        except TimeoutError:
+            raise SourceTimeout(
+                "prometheus", f"{endpoint.url} did not answer within {self.timeout:g} s"
+            ) from None
+        except Exception as exc:  # every client failure becomes a typed error
+            raise _translate(endpoint.url, exc) from None
+
+    async def _read(self, endpoint: _Endpoint, signal: Signal, via_backup: bool) -> MetricReading:
+        instant, series = await asyncio.gather(
+            self._call(endpoint, endpoint.query, signal.query),
+            self._call(endpoint, endpoint.query_range, signal.query, self.span, self.step),
+        )
+        value = parse_vector(instant)
+        return MetricReading(
+            signal_id=signal.id,
+            name=signal.name,
+            value=value,
+            unit=signal.unit,
+            level=judge(signal, value),
+            threshold=signal.alert.value if signal.alert else None,
+            op=signal.alert.op if signal.alert else None,
+            series=_parse_matrix(series),
+            fetched_at=utcnow(),
+            via_backup=via_backup,
+        )
+
+    async def _read_all(self, endpoint: _Endpoint, via_backup: bool) -> list[MetricReading]:
+        return list(
+            await asyncio.gather(*(self._read(endpoint, s, via_backup) for s in self.signals))
+        )
+
+    async def fetch(self) -> list[MetricReading]:
+        """Every signal's reading, from the primary or else the backup."""
+        try:
+            return await self._read_all(self._primary, False)
+        except SourceError as primary_error:
+            failover = primary_error.kind in ("unreachable", "timeout", "server_error")
+            if self._backup is None or not failover:
+                raise
+            try:
+                return await self._read_all(self._backup, True)
+            except SourceError as backup_error:
+                raise type(primary_error)(
+                    "prometheus",
+                    f"{primary_error.detail}; the backup failed too: {backup_error.detail}",
+                ) from None
+
+    async def query_range(self, query: str, start: Any, end: Any, step: str) -> Any:
+        """A raw range query (for the evidence bundle), primary then backup."""
+        endpoints = [self._primary] + ([self._backup] if self._backup else [])
+        last: SourceError | None = None
+        for endpoint in endpoints:
+            try:
+                return await self._call(
+                    endpoint, endpoint.client.custom_query_range, query, start, end, step
+                )
+            except SourceError as error:
+                last = error
+        assert last is not None
+        raise last
