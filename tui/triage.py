@@ -1,0 +1,153 @@
+"""`incident-tui triage`: the runbook's quick triage as one command, without the cockpit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import click
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from tui.runbook import Runbook
+from tui.signals import format_value
+from tui.sources.hub import Snapshot, Sources, snapshot_json
+
+__all__ = ["render_snapshot", "triage", "verdict"]
+
+_LEVEL_STYLE = {
+    "ok": "green",
+    "unknown": "dim",
+    "P1": "bold red",
+    "P2": "red",
+    "P3": "yellow",
+    "P4": "yellow",
+}
+
+
+def verdict(snap: Snapshot) -> tuple[int, list[str]]:
+    """Exit code and reasons: 0 when everything reads healthy, 1 when anything does not."""
+    reasons = [f"{m.evidence} ({m.level})" for m in snap.alerting]
+    if snap.health is not None and not snap.health.healthy:
+        reasons.append(f"our health for {snap.health.vendor} is {snap.health.status}")
+    if snap.vendor is not None and snap.vendor.indicator != "none":
+        reasons.append(
+            f"{snap.vendor.vendor} status page: {snap.vendor.indicator} ({snap.vendor.description})"
+        )
+    reasons += [f"{f.backend} could not be read: {f.message}" for f in snap.faults]
+    return (1 if reasons else 0), reasons
+
+
+def render_snapshot(runbook: Runbook, snap: Snapshot) -> Group:
+    parts: list[object] = []
+    vendor = Text()
+    if snap.vendor is not None:
+        style = "green" if snap.vendor.indicator == "none" else "bold red"
+        vendor.append(f"{snap.vendor.vendor} status: ", style="bold")
+        vendor.append(f"{snap.vendor.indicator} — {snap.vendor.description}", style=style)
+        for component in snap.vendor.degraded_components:
+            vendor.append(f"\n  {component.name}: {component.status}", style="yellow")
+        for incident in snap.vendor.incidents:
+            vendor.append(f"\n  incident: {incident.name} [{incident.status}]", style="red")
+            if incident.latest_update:
+                vendor.append(f"\n    {incident.latest_update}")
+    if snap.health is not None:
+        style = "green" if snap.health.healthy else "bold red"
+        vendor.append("\nour health: ", style="bold")
+        vendor.append(snap.health.status, style=style)
+        if snap.health.latency_ms is not None:
+            vendor.append(f"  {snap.health.latency_ms:.0f} ms")
+        if snap.health.last_error:
+            vendor.append(f"  last error: {snap.health.last_error}", style="red")
+    parts.append(Panel(vendor, title="1-2. Vendor status and our health", title_align="left"))
+
+    table = Table("signal", "now", "peak 5m", "threshold", "level", box=None)
+    for reading in snap.metrics:
+        peak = max((v for _, v in reading.series[-10:]), default=None)
+        threshold = (
+            f"{reading.op} {format_value(reading.threshold, reading.unit)}"
+            if reading.threshold is not None and reading.op
+            else ""
+        )
+        table.add_row(
+            reading.name,
+            "no data" if reading.value is None else format_value(reading.value, reading.unit),
+            "" if peak is None else format_value(peak, reading.unit),
+            threshold,
+            Text(reading.level, style=_LEVEL_STYLE.get(reading.level, "")),
+        )
+    parts.append(Panel(table, title="3. Error rates", title_align="left"))
+
+    logs = Text()
+    for line in snap.error_lines:
+        stamp = line.timestamp.strftime("%H:%M:%S") if line.timestamp else "--:--:--"
+        logs.append(f"{stamp} {line.pod}: ", style="dim")
+        logs.append(line.text + "\n", style="red")
+    if not snap.error_lines:
+        logs.append("no error lines in the last 5 minutes", style="green")
+    parts.append(Panel(logs, title="4. Recent error logs", title_align="left"))
+
+    path = Text()
+    if snap.path is not None:
+        for answer in snap.path.answers:
+            said = {True: "yes", False: "no", None: "unknown"}[answer.value]
+            path.append(f"{answer.question} ", style="bold")
+            path.append(said, style="cyan")
+            if answer.evidence:
+                path.append(f"  ({'; '.join(answer.evidence)})", style="dim")
+            path.append("\n")
+        if snap.path.leaf is not None:
+            path.append(f"→ {snap.path.leaf.conclusion}", style="bold yellow")
+            remediations = list(snap.path.leaf.remediations) + [
+                r for group in snap.path.leaf.by_category.values() for r in group
+            ]
+            for rem_id in dict.fromkeys(remediations):
+                rem = runbook.remediation(rem_id)
+                path.append(f"\n  • {rem.title}" + (f": {rem.command}" if rem.command else ""))
+    parts.append(Panel(path, title="Decision tree", title_align="left"))
+
+    for fault in snap.faults:
+        text = Text(f"{fault.backend}: {fault.message}", style="red")
+        if fault.hint:
+            text.append(f"\n  {fault.hint}", style="yellow")
+        parts.append(text)
+    return Group(*parts)  # type: ignore[arg-type]
+
+
+@click.command("triage")
+@click.option(
+    "--runbook", "runbook_id", required=True, help="The runbook id (see `runbooks list`)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of panels.")
+@click.pass_context
+def triage(ctx: click.Context, runbook_id: str, as_json: bool) -> None:
+    """Quick triage: vendor status, our health, error rates, recent error logs and the
+    decision-tree path. Exit code 0 when healthy, 1 when anything alerts, 2 on bad input."""
+    from tui.cli import load_context_runbook, load_context_settings
+
+    runbook = load_context_runbook(ctx, runbook_id)
+    settings = load_context_settings(ctx)
+
+    async def run() -> Snapshot:
+        async with Sources(settings, runbook) as sources:
+            return await sources.snapshot()
+
+    snap = asyncio.run(run())
+    code, reasons = verdict(snap)
+    if as_json:
+        data = snapshot_json(snap)
+        data["runbook"] = runbook.id
+        data["healthy"] = code == 0
+        data["reasons"] = reasons
+        click.echo(json.dumps(data, indent=2))
+    else:
+        console = Console()
+        console.print(render_snapshot(runbook, snap))
+        if code == 0:
+            console.print("[bold green]Healthy:[/] nothing alerts.")
+        else:
+            console.print("[bold red]Not healthy:[/] " + "; ".join(reasons))
+    sys.exit(code)
