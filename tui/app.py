@@ -1,0 +1,176 @@
+"""IncidentApp: wires the Incident, the live sources and the screens; global key bindings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from tui.incident import Incident
+from tui.runbook import Catalog, Runbook
+from tui.settings import Settings
+from tui.timeline import Event, Journal, utcnow
+
+__all__ = ["IncidentApp", "Launch"]
+
+
+@dataclass
+class Launch:
+    """What the app starts with: an incident to show (declared or resumed), or the picker."""
+
+    settings: Settings
+    catalog: Catalog
+    incident: Incident | None = None
+    journal: Journal | None = None
+    read_only: bool = False
+    """Replay: show a recorded incident, change nothing, poll nothing."""
+    replay_events: list[Event] = field(default_factory=list)
+    banner: str | None = None
+    """One line shown in the header area (the demo says what it runs against)."""
+    live: bool = True
+    """Poll the backends; tests of screens without a backend turn it off."""
+
+
+class IncidentApp(App[None]):
+    """The cockpit."""
+
+    TITLE = "incident-tui"
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("question_mark", "help", "Keys", key_display="?"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("q", "quit", "Quit", show=False),
+    ]
+
+    def __init__(self, launch: Launch, clock: Callable[[], datetime] = utcnow) -> None:
+        super().__init__()
+        self.launch = launch
+        self.settings = launch.settings
+        self.clock = clock
+        self.incident: Incident | None = launch.incident
+        self.journal: Journal | None = launch.journal
+
+    # ---------------------------------------------------------------- start
+
+    def on_mount(self) -> None:
+        if self.incident is not None:
+            self.show_dashboard(self.incident, self.journal)
+        else:
+            from tui.screens.start import StartScreen
+
+            self.push_screen(StartScreen(self.launch.catalog, self.settings))
+
+    def show_dashboard(self, incident: Incident, journal: Journal | None) -> None:
+        from tui.screens.dashboard import DashboardScreen
+
+        self.incident = incident
+        self.journal = journal
+        self.sub_title = f"{incident.id} · {incident.runbook.title}"
+        screen = DashboardScreen(
+            incident,
+            journal,
+            self.settings,
+            read_only=self.launch.read_only,
+            replay_events=self.launch.replay_events,
+            banner=self.launch.banner,
+            live=self.launch.live,
+            clock=self.clock,
+        )
+        if isinstance(self.screen, Screen) and self.screen.id == "start":
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def declare(self, runbook: Runbook, severity: str, title: str, impact: str | None) -> None:
+        """Open a new incident from the picker and record its declaration."""
+        from tui.timeline import new_incident_id
+
+        incident_id = new_incident_id(runbook.id)
+        journal = Journal.create(incident_id)
+        journal.save_runbook(runbook)
+        incident = Incident.declare(
+            runbook,
+            incident_id=incident_id,
+            title=title,
+            severity=severity,
+            impact=impact,
+            commander=self.settings.responder,
+            recorder=journal,
+            clock=self.clock,
+            actor=self.settings.responder,
+        )
+        self.show_dashboard(incident, journal)
+
+    def resume(self, incident_id: str) -> None:
+        incident, journal = open_incident(
+            incident_id, self.launch.catalog, self.settings, self.clock
+        )
+        self.show_dashboard(incident, journal)
+
+    # ---------------------------------------------------------------- actions
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Keys", "Show every key binding", self.action_help)
+        for binding in _screen_bindings(screen):
+            action = binding.action
+            yield SystemCommand(
+                binding.description or action,
+                binding.tooltip or f"{binding.description} ({binding.key})",
+                _runner(screen, action),
+            )
+
+
+def _screen_bindings(screen: Screen[Any]) -> list[Binding]:
+    seen: set[str] = set()
+    found = []
+    for binding in getattr(screen, "BINDINGS", []):
+        if isinstance(binding, Binding) and binding.description and binding.action not in seen:
+            seen.add(binding.action)
+            found.append(binding)
+    return found
+
+
+def _runner(screen: Screen[Any], action: str) -> Callable[[], Any]:
+    async def run() -> None:
+        await screen.run_action(action)
+
+    return run
+
+
+def open_incident(
+    incident_id: str, catalog: Catalog, settings: Settings, clock: Callable[[], datetime] = utcnow
+) -> tuple[Incident, Journal]:
+    """Load a recorded incident to continue it: its runbook, its journal, its state."""
+    from tui.timeline import find_journal
+
+    journal = find_journal(incident_id)
+    loaded = journal.load()
+    runbook_id = _runbook_of(loaded.events)
+    runbook = catalog.get(runbook_id)
+    incident = Incident.from_events(
+        runbook, loaded.events, recorder=journal, clock=clock, actor=settings.responder
+    )
+    journal.seek_end()
+    return incident, journal
+
+
+def _runbook_of(events: list[Event]) -> str:
+    for event in events:
+        if event.kind == "declared":
+            return str(event.details.get("runbook"))
+    from tui.errors import JournalError
+
+    raise JournalError("the journal has no `declared` event, so it holds no incident")

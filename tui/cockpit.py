@@ -1,0 +1,60 @@
+"""Starting the cockpit from the command line: declare, resume, or the picker."""
+
+from __future__ import annotations
+
+import click
+
+from tui.app import IncidentApp, Launch, open_incident
+from tui.incident import Incident
+from tui.runbook import discover_runbooks
+from tui.timeline import Journal, new_incident_id
+
+__all__ = ["run_cockpit"]
+
+
+def run_cockpit(
+    ctx: click.Context,
+    *,
+    runbook_id: str | None = None,
+    severity: str | None = None,
+    title: str | None = None,
+    impact: str | None = None,
+    resume_id: str | None = None,
+    banner: str | None = None,
+) -> None:
+    """Build the launch from the flags (every problem is one line before the screen
+    opens) and run the app until the responder quits."""
+    from tui.cli import load_context_settings
+
+    obj = ctx.find_root().obj or {}
+    settings = load_context_settings(ctx)
+    catalog = discover_runbooks(obj.get("runbook_dirs", ()))
+    launch = Launch(settings=settings, catalog=catalog, banner=banner)
+    if resume_id:
+        launch.incident, launch.journal = open_incident(resume_id, catalog, settings)
+    elif runbook_id:
+        runbook = catalog.get(runbook_id)
+        if not title:
+            raise click.UsageError("--runbook needs --title (and --severity, P2 by default).")
+        incident_id = new_incident_id(runbook.id)
+        journal = Journal.create(incident_id)
+        journal.save_runbook(runbook)
+        launch.journal = journal
+        launch.incident = Incident.declare(
+            runbook,
+            incident_id=incident_id,
+            title=title,
+            severity=severity or "P2",
+            impact=impact,
+            commander=settings.responder,
+            recorder=journal,
+            actor=settings.responder,
+        )
+    app = IncidentApp(launch)
+    try:
+        app.run()
+    finally:
+        if launch.journal is not None:
+            launch.journal.close()
+    if app.return_code not in (0, None):
+        raise SystemExit(app.return_code)

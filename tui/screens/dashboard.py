@@ -1,0 +1,490 @@
+"""The dashboard: every pane of the incident, fed by workers that poll and stream the
+backends; nothing here blocks the screen."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Vertical
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Static, Tab, Tabs
+
+from tui.decision import Readings, evaluate, ranked_remediations
+from tui.errors import ConfigError, IncidentTuiError
+from tui.incident import Incident
+from tui.settings import Settings
+from tui.signals import Health, LogLine, MetricReading, PodState, SourceFault, VendorStatus
+from tui.timeline import Event, Journal, utcnow
+from widgets.checklist import ChecklistView
+from widgets.decision_tree import DecisionTreeView
+from widgets.error_rates import ErrorRatesPane
+from widgets.incident_header import IncidentHeader
+from widgets.log_view import LogView
+from widgets.pods import PodTable
+from widgets.timeline_view import TimelineView
+from widgets.vendor_status import VendorStatusPane
+
+__all__ = ["PANES", "DashboardScreen"]
+
+PANES: tuple[tuple[str, str], ...] = (
+    ("vendor", "Vendor status"),
+    ("rates", "Error rates"),
+    ("tree", "Decision tree"),
+    ("pods", "Pods"),
+    ("logs", "Logs"),
+    ("checklist", "Checklist"),
+    ("timeline", "Timeline"),
+)
+"""Pane ids and titles, in the order Tab moves through them."""
+
+_PANE_NAMES = frozenset(name for name, _ in PANES)
+
+WIDE = (120, 40)
+"""At this size and above every pane shows; below it the panes become tabs."""
+
+
+class DashboardScreen(Screen[None]):
+    """One incident, live."""
+
+    BINDINGS = [
+        Binding("tab", "next_pane", "Next pane", priority=True),
+        Binding("shift+tab", "previous_pane", "Previous pane", priority=True),
+        Binding("1", "goto_pane('vendor')", "Vendor status", show=False),
+        Binding("2", "goto_pane('rates')", "Error rates", show=False),
+        Binding("3", "goto_pane('tree')", "Decision tree", show=False),
+        Binding("4", "goto_pane('pods')", "Pods", show=False),
+        Binding("5", "goto_pane('logs')", "Logs", show=False),
+        Binding("6", "goto_pane('checklist')", "Checklist", show=False),
+        Binding("7", "goto_pane('timeline')", "Timeline", show=False),
+        Binding("r", "refresh_now", "Refresh now", show=False),
+    ]
+
+    def __init__(
+        self,
+        incident: Incident,
+        journal: Journal | None,
+        settings: Settings,
+        *,
+        read_only: bool = False,
+        replay_events: list[Event] | None = None,
+        banner: str | None = None,
+        live: bool = True,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        super().__init__(id="dashboard")
+        self.incident = incident
+        self.journal = journal
+        self.settings = settings
+        self.runbook = incident.runbook
+        self.read_only = read_only
+        self.replay_events = replay_events or []
+        self.banner = banner
+        self.live = live and not read_only
+        self.clock = clock
+        self.vendor: VendorStatus | None = None
+        self.vendor_fault: SourceFault | None = None
+        self.health: Health | None = None
+        self.health_fault: SourceFault | None = None
+        self.metrics: dict[str, MetricReading] = {}
+        self.metrics_fault: SourceFault | None = None
+        self.pods: list[PodState] = []
+        self.kube_fault: SourceFault | None = None
+        self.logs_fault: SourceFault | None = None
+        self._shown_events: set[str] = set()
+        self._sources: Any = None
+        self._tail: Any = None
+        self._active_pane = "logs"
+
+    # ---------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        yield IncidentHeader(id="header")
+        if self.banner:
+            yield Static(self.banner, id="banner")
+        yield Static("", id="replay-bar")
+        yield Tabs(*(Tab(title, id=f"tab-{pane}") for pane, title in PANES), id="pane-tabs")
+        with Container(id="panes"):
+            with Vertical(classes="pane", id="pane-vendor"):
+                yield VendorStatusPane(id="vendor")
+            with Vertical(classes="pane", id="pane-rates"):
+                yield ErrorRatesPane(id="rates")
+            with Vertical(classes="pane", id="pane-tree"):
+                yield DecisionTreeView(self.runbook, id="tree")
+            with Vertical(classes="pane", id="pane-pods"):
+                yield PodTable(f"{self.runbook.service.deployment}-", id="pods")
+            with Vertical(classes="pane", id="pane-logs"):
+                yield LogView(
+                    max_lines=self.settings.logs.buffer_lines,
+                    strip_prefix=f"{self.runbook.service.deployment}-",
+                    id="logs",
+                )
+                yield Input(
+                    placeholder="regex filter (Enter keeps it, Escape clears it)", id="log-filter"
+                )
+                yield Static("", id="log-status")
+            with Vertical(classes="pane", id="pane-checklist"):
+                yield ChecklistView(self.runbook, id="checklist")
+            with Vertical(classes="pane", id="pane-timeline"):
+                yield TimelineView(id="timeline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for pane, title in PANES:
+            self.query_one(f"#pane-{pane}").border_title = title
+        self._layout_for(self.app.size.width, self.app.size.height)
+        if self.journal is not None and not self.read_only:
+            self.incident.recorder = self._record
+        events = self.replay_events or list(self.incident.events)
+        self.query_one(TimelineView).set_events(events)
+        self._shown_events.update(e.id for e in events)
+        self.query_one(ChecklistView).show(set(self.incident.checked))
+        self.refresh_decision()
+        self.tick()
+        self.set_interval(1.0, self.tick)
+        self.query_one("#logs", LogView).focus()
+        if self.journal is not None and not self.read_only:
+            self.set_interval(0.5, self.follow_journal)
+        if self.live:
+            self.start_sources()
+
+    def on_resize(self) -> None:
+        self._layout_for(self.app.size.width, self.app.size.height)
+
+    def _layout_for(self, width: int, height: int) -> None:
+        narrow = width < WIDE[0] or height < WIDE[1]
+        self.set_class(narrow, "-narrow")
+        self._mark_active(self._active_pane)
+
+    # ---------------------------------------------------------------- pane focus
+
+    def _pane_of(self, widget: Widget | None) -> str | None:
+        while widget is not None:
+            if (
+                widget.id
+                and widget.id.removeprefix("pane-") in _PANE_NAMES
+                and widget.id.startswith("pane-")
+            ):
+                return widget.id.removeprefix("pane-")
+            widget = widget.parent  # type: ignore[assignment]
+        return None
+
+    def _mark_active(self, pane: str) -> None:
+        self._active_pane = pane
+        for name, _ in PANES:
+            self.query_one(f"#pane-{name}").set_class(name == pane, "-active")
+        tabs = self.query_one("#pane-tabs", Tabs)
+        if tabs.active != f"tab-{pane}":
+            tabs.active = f"tab-{pane}"
+
+    def action_goto_pane(self, pane: str) -> None:
+        self._mark_active(pane)
+        target = self.query_one(f"#{pane}")
+        if target.focusable:
+            target.focus()
+        else:
+            for child in target.query("*"):
+                if child.focusable:
+                    child.focus()
+                    break
+
+    def _step_pane(self, step: int) -> None:
+        names = [name for name, _ in PANES]
+        current = self._pane_of(self.focused) or self._active_pane
+        index = names.index(current) if current in names else 0
+        self.action_goto_pane(names[(index + step) % len(names)])
+
+    def action_next_pane(self) -> None:
+        if isinstance(self.focused, Input):
+            self.focused.blur()
+        self._step_pane(1)
+
+    def action_previous_pane(self) -> None:
+        self._step_pane(-1)
+
+    def on_descendant_focus(self, event: Any) -> None:
+        pane = self._pane_of(event.widget)
+        if pane and pane != self._active_pane:
+            self._mark_active(pane)
+
+    @on(Tabs.TabActivated, "#pane-tabs")
+    def _tab_chosen(self, event: Tabs.TabActivated) -> None:
+        pane = (event.tab.id or "").removeprefix("tab-")
+        if pane and pane != self._active_pane:
+            self.action_goto_pane(pane)
+
+    # ---------------------------------------------------------------- the clock
+
+    def tick(self) -> None:
+        now = self.clock()
+        incident = self.incident
+        due = incident.next_update_due()
+        self.query_one(IncidentHeader).show(
+            title=incident.title,
+            severity=incident.severity,
+            status=incident.status,
+            elapsed=incident.elapsed(now),
+            response_remaining=incident.response_remaining(now),
+            breached=incident.response_breached(now),
+            commander=incident.commander,
+            next_update_in=(due - now) if due else None,
+            now=now,
+        )
+
+    # ---------------------------------------------------------------- the record
+
+    def _record(self, event: Event) -> Event:
+        assert self.journal is not None
+        stored = self.journal.record(event)
+        self._shown_events.add(stored.id)
+        self.call_after_refresh(self._show_events, [stored])
+        return stored
+
+    def _show_events(self, events: list[Event]) -> None:
+        self.query_one(TimelineView).add_events(events)
+        self.query_one(ChecklistView).show(set(self.incident.checked))
+
+    def follow_journal(self) -> None:
+        """Show events other processes appended (``incident-tui note`` in a second terminal)."""
+        assert self.journal is not None
+        try:
+            events = self.journal.read_new()
+        except IncidentTuiError as error:
+            self.notify(str(error), severity="error", timeout=8)
+            return
+        fresh = [e for e in events if e.id not in self._shown_events]
+        if not fresh:
+            return
+        self.incident.apply_new(fresh)
+        self._shown_events.update(e.id for e in fresh)
+        self._show_events(fresh)
+        self.tick()
+        self.refresh_decision()
+
+    # ---------------------------------------------------------------- decisions
+
+    def readings(self) -> Readings:
+        return Readings(dict(self.metrics), self.vendor, self.health)
+
+    def refresh_decision(self) -> None:
+        readings = self.readings()
+        overrides = {
+            node: answer.value
+            for node, answer in self.incident.decisions.items()
+            if not answer.live
+        }
+        path = evaluate(self.runbook, readings, overrides)
+        groups = ranked_remediations(self.runbook, path.leaf, readings) if path.leaf else []
+        self.query_one(DecisionTreeView).show(path, groups)
+
+    # ---------------------------------------------------------------- sources
+
+    def start_sources(self) -> None:
+        from tui.sources.hub import Sources
+
+        self._sources = Sources(self.settings, self.runbook)
+        self.poll_status()
+        self.poll_metrics()
+        self.set_interval(self.settings.status.poll_interval, self.poll_status)
+        self.set_interval(self.settings.prometheus.poll_interval, self.poll_metrics)
+        self.run_kube()
+
+    def action_refresh_now(self) -> None:
+        if self.live:
+            self.poll_status()
+            self.poll_metrics()
+
+    @work(exclusive=True, group="status", exit_on_error=False)
+    async def poll_status(self) -> None:
+        sources = self._sources
+        trackers = sources.trackers
+        calls = [
+            trackers["status_page"].run(sources.status_page.fetch(), sources.status_page.target)
+        ]
+        if sources.health is not None:
+            calls.append(trackers["health"].run(sources.health.fetch(), sources.health.target))
+        outcomes = await asyncio.gather(*calls)
+        vendor = outcomes[0]
+        if vendor.value is not None:
+            self.vendor = vendor.value
+            self.incident.observe_vendor_status(
+                vendor.value.indicator,
+                description=vendor.value.description,
+                incidents=len(vendor.value.incidents),
+            )
+        self.vendor_fault = vendor.fault
+        self._observe_fault("status_page", vendor.fault)
+        if len(outcomes) > 1:
+            health = outcomes[1]
+            if health.value is not None:
+                self.health = health.value
+            self.health_fault = health.fault
+            self._observe_fault("health", health.fault)
+        self.query_one(VendorStatusPane).show(
+            self.vendor, self.vendor_fault, self.health, self.health_fault, self.clock()
+        )
+        self.refresh_decision()
+
+    @work(exclusive=True, group="metrics", exit_on_error=False)
+    async def poll_metrics(self) -> None:
+        sources = self._sources
+        outcome = await sources.trackers["prometheus"].run(
+            sources.prometheus.fetch(), sources.prometheus.target
+        )
+        if outcome.value is not None:
+            self.metrics = {reading.signal_id: reading for reading in outcome.value}
+            for reading in outcome.value:
+                self.incident.observe_alert(
+                    reading.signal_id, reading.level, reading.value, reading.threshold
+                )
+        self.metrics_fault = outcome.fault
+        self._observe_fault("prometheus", outcome.fault)
+        self.query_one(ErrorRatesPane).show(
+            list(self.metrics.values()), self.metrics_fault, self.clock()
+        )
+        self.refresh_decision()
+
+    @work(exclusive=True, group="kubernetes", exit_on_error=False)
+    async def run_kube(self) -> None:
+        from tui.sources.kube import LogTail, PodWatcher
+
+        sources = self._sources
+        while True:
+            try:
+                conn = await sources.open_kube()
+                break
+            except ConfigError as error:
+                fault = SourceFault("kubernetes", "error", str(error), since=self.clock())
+                self._set_kube_fault(fault)
+                await asyncio.sleep(10)
+        tail = LogTail(
+            conn,
+            self.runbook,
+            self._on_log_lines,
+            self._set_logs_fault,
+            max_line_length=self.settings.logs.max_line_length,
+        )
+        self._tail = tail
+        watcher = PodWatcher(
+            conn,
+            self.runbook.service.selector,
+            self._on_pods,
+            self._set_kube_fault,
+            runbook=self.runbook,
+        )
+        await asyncio.gather(watcher.run(), tail.run())
+
+    def _on_pods(self, pods: list[PodState]) -> None:
+        self.pods = pods
+        if self._tail is not None:
+            self._tail.update_pods(pods)
+        for pod in pods:
+            self.incident.observe_pod_restarts(pod.name, pod.restarts, reason=pod.reason)
+        self.query_one(PodTable).show(pods, self.kube_fault, self.clock())
+        self.query_one(
+            "#pane-pods"
+        ).border_subtitle = f"{sum(p.ready for p in pods)}/{len(pods)} ready"
+
+    def _observe_fault(self, backend: str, fault: SourceFault | None) -> None:
+        """One timeline event when a backend starts failing and one when it recovers."""
+        if self.read_only:
+            return
+        self.incident.observe_source(
+            backend,
+            fault.kind if fault else None,
+            message=fault.message if fault else None,
+            hint=fault.hint if fault else None,
+        )
+
+    def _set_kube_fault(self, fault: SourceFault | None) -> None:
+        self.kube_fault = fault
+        self._observe_fault("kubernetes", fault)
+        self.query_one(PodTable).show(self.pods, fault, self.clock())
+
+    def _set_logs_fault(self, fault: SourceFault | None) -> None:
+        self.logs_fault = fault
+        self._observe_fault("logs", fault)
+        self._update_log_status()
+
+    def _on_log_lines(self, lines: list[LogLine], dropped: int) -> None:
+        self.query_one("#logs", LogView).write_lines(lines, dropped)
+
+    # ---------------------------------------------------------------- the log pane
+
+    @on(LogView.StatusChanged)
+    def _log_status(self) -> None:
+        self._update_log_status()
+
+    def _update_log_status(self) -> None:
+        view = self.query_one("#logs", LogView)
+        parts = [f"{view.shown_count:,}/{view.total:,} lines"]
+        if view.dropped:
+            parts.append(f"[b red]{view.dropped:,} dropped[/]")
+        if view.evicted:
+            parts.append(f"{view.evicted:,} older lines out of the buffer")
+        if view.filter_text:
+            parts.append(f"filter /{_escape(view.filter_text)}/")
+        if view.errors_only:
+            parts.append("errors only")
+        if not view.following:
+            parts.append(f"[b yellow]paused: {view.new_while_paused:,} new — End to follow[/]")
+        parts.append("UTC" if view.utc else "local time")
+        if self.logs_fault is not None:
+            parts.append(f"[b red]⚠ {_escape(self.logs_fault.message)}[/]")
+            if self.logs_fault.hint:
+                parts.append(f"[yellow]{_escape(self.logs_fault.hint)}[/]")
+        self.query_one("#log-status", Static).update(" · ".join(parts))
+
+    @on(LogView.FilterRequested)
+    def _open_filter(self) -> None:
+        field = self.query_one("#log-filter", Input)
+        field.add_class("-open")
+        field.value = self.query_one("#logs", LogView).filter_text
+        field.focus()
+
+    @on(Input.Changed, "#log-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        view = self.query_one("#logs", LogView)
+        try:
+            view.set_filter(event.value)
+        except re.error as error:
+            event.input.add_class("-error")
+            event.input.border_title = f"not a regular expression: {error}"
+            return
+        event.input.remove_class("-error")
+        event.input.border_title = None
+
+    @on(Input.Submitted, "#log-filter")
+    def _filter_done(self) -> None:
+        self._close_filter(keep=True)
+
+    def _close_filter(self, keep: bool) -> None:
+        field = self.query_one("#log-filter", Input)
+        view = self.query_one("#logs", LogView)
+        if not keep:
+            field.value = ""
+            view.set_filter("")
+        field.remove_class("-open")
+        view.focus()
+
+    def key_escape(self) -> None:
+        field = self.query_one("#log-filter", Input)
+        if field.has_class("-open"):
+            self._close_filter(keep=False)
+
+    async def on_unmount(self) -> None:
+        if self._sources is not None:
+            with contextlib.suppress(Exception):
+                await self._sources.close()
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")
