@@ -21,6 +21,7 @@ from textual.widgets import Footer, Input, Static, Tab, Tabs
 from tui.decision import Readings, evaluate, ranked_remediations
 from tui.errors import ConfigError, IncidentTuiError
 from tui.incident import Incident
+from tui.screens.actions import ACT_BINDINGS, IncidentActions
 from tui.settings import Settings
 from tui.signals import Health, LogLine, MetricReading, PodState, SourceFault, VendorStatus
 from tui.timeline import Event, Journal, utcnow
@@ -52,7 +53,7 @@ WIDE = (120, 40)
 """At this size and above every pane shows; below it the panes become tabs."""
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(IncidentActions, Screen[None]):
     """One incident, live."""
 
     BINDINGS = [
@@ -66,6 +67,7 @@ class DashboardScreen(Screen[None]):
         Binding("6", "goto_pane('checklist')", "Checklist", show=False),
         Binding("7", "goto_pane('timeline')", "Timeline", show=False),
         Binding("r", "refresh_now", "Refresh now", show=False),
+        *ACT_BINDINGS,
     ]
 
     def __init__(
@@ -217,6 +219,10 @@ class DashboardScreen(Screen[None]):
 
     @on(Tabs.TabActivated, "#pane-tabs")
     def _tab_chosen(self, event: Tabs.TabActivated) -> None:
+        if event.tab.id != event.tabs.active:
+            # a stale activation (the screen has moved the tabs on since): following it
+            # would move them back and start a ping-pong between two panes
+            return
         pane = (event.tab.id or "").removeprefix("tab-")
         if pane and pane != self._active_pane:
             self.action_goto_pane(pane)
@@ -285,6 +291,43 @@ class DashboardScreen(Screen[None]):
         groups = ranked_remediations(self.runbook, path.leaf, readings) if path.leaf else []
         self.query_one(DecisionTreeView).show(path, groups)
 
+    # ---------------------------------------------------------------- showing values
+
+    def present(
+        self,
+        *,
+        vendor: VendorStatus | None = None,
+        vendor_fault: SourceFault | None = None,
+        health: Health | None = None,
+        health_fault: SourceFault | None = None,
+        metrics: list[MetricReading] | None = None,
+        metrics_fault: SourceFault | None = None,
+        pods: list[PodState] | None = None,
+        kube_fault: SourceFault | None = None,
+        log_lines: list[LogLine] | None = None,
+    ) -> None:
+        """Show values that did not come from this screen's own workers: a replay's record,
+        or a fixed picture for screenshots."""
+        now = self.clock()
+        if vendor is not None or vendor_fault is not None or health is not None:
+            self.vendor, self.vendor_fault = vendor or self.vendor, vendor_fault
+            self.health, self.health_fault = health or self.health, health_fault
+            self.query_one(VendorStatusPane).show(
+                self.vendor, self.vendor_fault, self.health, self.health_fault, now
+            )
+        if metrics is not None or metrics_fault is not None:
+            if metrics is not None:
+                self.metrics = {m.signal_id: m for m in metrics}
+            self.metrics_fault = metrics_fault
+            self.query_one(ErrorRatesPane).show(list(self.metrics.values()), metrics_fault, now)
+        if pods is not None or kube_fault is not None:
+            self.pods = pods if pods is not None else self.pods
+            self.kube_fault = kube_fault
+            self.query_one(PodTable).show(self.pods, kube_fault, now)
+        if log_lines:
+            self.query_one("#logs", LogView).write_lines(log_lines)
+        self.refresh_decision()
+
     # ---------------------------------------------------------------- sources
 
     def start_sources(self) -> None:
@@ -293,9 +336,26 @@ class DashboardScreen(Screen[None]):
         self._sources = Sources(self.settings, self.runbook)
         self.poll_status()
         self.poll_metrics()
-        self.set_interval(self.settings.status.poll_interval, self.poll_status)
-        self.set_interval(self.settings.prometheus.poll_interval, self.poll_metrics)
+        self.set_interval(
+            self.settings.status.poll_interval, self._tick("status", self.poll_status)
+        )
+        self.set_interval(
+            self.settings.prometheus.poll_interval, self._tick("metrics", self.poll_metrics)
+        )
         self.run_kube()
+
+    def _tick(self, group: str, poll: Callable[[], object]) -> Callable[[], None]:
+        """A timer callback that leaves a poll still waiting on a slow backend to reach its
+        own timeout, instead of cancelling it with the next one (which would hide the fault)."""
+
+        def tick() -> None:
+            busy = any(
+                w.node is self and w.group == group and not w.is_finished for w in self.app.workers
+            )
+            if not busy:
+                poll()
+
+        return tick
 
     def action_refresh_now(self) -> None:
         if self.live:
@@ -379,6 +439,9 @@ class DashboardScreen(Screen[None]):
             self._on_pods,
             self._set_kube_fault,
             runbook=self.runbook,
+            # re-list every poll interval: a watch left open would not notice a fault that
+            # only new requests meet (an expired token, a revoked role)
+            watch_timeout=max(1, round(self.settings.kubernetes.poll_interval)),
         )
         await asyncio.gather(watcher.run(), tail.run())
 
@@ -441,7 +504,8 @@ class DashboardScreen(Screen[None]):
             parts.append(f"[b red]⚠ {_escape(self.logs_fault.message)}[/]")
             if self.logs_fault.hint:
                 parts.append(f"[yellow]{_escape(self.logs_fault.hint)}[/]")
-        self.query_one("#log-status", Static).update(" · ".join(parts))
+        # one docked row: its size never changes, so the screen needs no new layout
+        self.query_one("#log-status", Static).update(" · ".join(parts), layout=False)
 
     @on(LogView.FilterRequested)
     def _open_filter(self) -> None:

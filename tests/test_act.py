@@ -1,0 +1,386 @@
+"""Acting from the keyboard against the sandbox: remediations previewed, confirmed (typed
+name for destructive ones), followed and recorded; decisions, checklists, notes, severity,
+status, resolve, export and escalation land in the journal."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from app_helpers import cockpit, events_of, static_text
+from rich.console import Console
+from sandbox_helpers import running_sandbox, wait_until
+from test_comms import CATALOG, Clock, offline_app
+from textual.widgets import Button, Input, Static
+
+from tui.app import IncidentApp
+from tui.screens.act import (
+    ChoiceScreen,
+    CommandScreen,
+    ConfirmScreen,
+    EscalationScreen,
+    ExportScreen,
+    PromptScreen,
+    RemediationScreen,
+    RolloutGuideScreen,
+    due_level,
+)
+from widgets.checklist import ChecklistView
+from widgets.decision_tree import DecisionTreeView
+
+DEPLOYMENT = "deployment/clay-integration"
+
+
+def writes(sb: Any) -> int:
+    return sum(sb.sandbox.writes().values())
+
+
+def recorded(app: IncidentApp, kind: str) -> list[Any]:
+    assert app.journal is not None
+    return events_of(app.journal, kind)
+
+
+async def env_of(sb: Any) -> dict[str, str]:
+    result = await sb.kubectl(
+        "get", DEPLOYMENT, "-o", "jsonpath={.spec.template.spec.containers[0].env}"
+    )
+    return {e["name"]: e.get("value", "<ref>") for e in json.loads(result.stdout or "[]")}
+
+
+def tree_node(app: IncidentApp, remediation_id: str) -> Any:
+    tree = app.screen.query_one(DecisionTreeView)
+    for node in tree._tree_nodes.values():
+        if node.data is not None and node.data.remediation_id == remediation_id:
+            return node
+    return None
+
+
+async def open_confirm(app: IncidentApp, opener: Callable[[], Any]) -> ConfirmScreen:
+    opener()
+    await wait_until(
+        lambda: isinstance(app.screen, ConfirmScreen) and app.screen.preview is not None,
+        30,
+        what="the dry run on the confirm screen",
+    )
+    screen = app.screen
+    assert isinstance(screen, ConfirmScreen)
+    return screen
+
+
+def fast(app: IncidentApp) -> None:
+    app.screen.remediation_poll_interval = 0.1  # type: ignore[attr-defined]
+    app.screen.remediation_verify_timeout = 30  # type: ignore[attr-defined]
+
+
+async def test_suggested_remediation_cancel_then_confirm_with_y(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pods that take a second to start keep the rollout going while the second trigger comes
+    async with running_sandbox("clay-rate-limited", speed=20, pod_start_delay=1.0) as sb:
+        app = cockpit(sb, tmp_path, monkeypatch)
+        async with app.run_test(size=(120, 40)) as pilot:
+            fast(app)
+            node = await wait_until(lambda: tree_node(app, "enable-queueing"), 60)
+            tree = app.screen.query_one(DecisionTreeView)
+
+            async def enter_on_suggestion() -> None:
+                tree.focus()
+                tree.move_cursor(tree_node(app, "enable-queueing"))
+                await pilot.press("enter")
+
+            assert node is not None
+            before = writes(sb)
+            await enter_on_suggestion()
+            await wait_until(
+                lambda: isinstance(app.screen, ConfirmScreen) and app.screen.preview, 30
+            )
+            confirm = app.screen
+            assert isinstance(confirm, ConfirmScreen)
+            assert confirm.focused is not None and confirm.focused.id == "cancel"
+            body = static_text(confirm.query_one("#confirm-body", Static))
+            assert "RATE_LIMIT_MODE" in body and "clay-integration" in body
+            assert "production" in body and "server-side dry run" in body
+            await pilot.press("escape")
+            await wait_until(lambda: app.screen.id == "dashboard", 5)
+            assert writes(sb) == before, "Escape changed the cluster"
+            assert (await env_of(sb)).get("RATE_LIMIT_MODE") != "queue"
+            assert not recorded(app, "remediation_applied")
+
+            await enter_on_suggestion()
+            await wait_until(
+                lambda: isinstance(app.screen, ConfirmScreen) and app.screen.preview, 30
+            )
+            await pilot.press("y")
+            await wait_until(lambda: isinstance(app.screen, RemediationScreen), 10)
+            progress = app.screen
+            assert isinstance(progress, RemediationScreen)
+
+            # a second trigger while it runs opens nothing and applies nothing
+            assert not app.screen_stack[-2].open_remediation("enable-queueing")  # type: ignore[attr-defined]
+            await wait_until(
+                lambda: any("already running" in n.message for n in app._notifications), 5
+            )
+
+            await wait_until(lambda: recorded(app, "remediation_verified"), 40)
+            assert "updated 4/4" in static_text(progress.query_one("#rollout-status", Static))
+            assert (await env_of(sb))["RATE_LIMIT_MODE"] == "queue"
+            assert writes(sb) == before + 1, "the remediation was applied more than once"
+            stages = [
+                e.kind
+                for e in events_of(app.journal, "remediation_planned")  # type: ignore[arg-type]
+            ]
+            assert len(stages) == 2  # the cancelled preview, then the applied run
+            assert recorded(app, "remediation_dry_run")
+            assert recorded(app, "remediation_applied")
+            assert not recorded(app, "remediation_failed")
+
+
+async def test_destructive_rollback_needs_the_typed_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_sandbox("clay-infra", speed=20) as sb:
+        app = cockpit(sb, tmp_path, monkeypatch)
+        async with app.run_test(size=(120, 40)) as pilot:
+            fast(app)
+            dashboard = app.screen
+            before = writes(sb)
+
+            confirm = await open_confirm(app, lambda: dashboard.open_remediation("rollback"))  # type: ignore[attr-defined]
+            assert confirm.focused is not None and confirm.focused.id == "cancel"
+            assert "DESTRUCTIVE" in static_text(confirm.query_one("#confirm-body", Static))
+            await pilot.press("y")
+            assert app.screen is confirm and writes(sb) == before
+            await pilot.press("enter")  # on Cancel: cancels
+            await wait_until(lambda: app.screen is dashboard, 5)
+            assert writes(sb) == before
+
+            confirm = await open_confirm(app, lambda: dashboard.open_remediation("rollback"))  # type: ignore[attr-defined]
+            name = confirm.query_one("#confirm-name", Input)
+            apply = confirm.query_one("#apply", Button)
+            await pilot.press("space")
+            assert app.screen is confirm and writes(sb) == before
+            name.focus()
+            for attempt in ("", " ", "clay", "clay-integratoin", "Clay-integration"):
+                name.value = attempt
+                await pilot.press("enter")
+                await pilot.press("y")
+                assert app.screen is confirm and apply.disabled
+                assert writes(sb) == before, f"{attempt!r} applied the rollback"
+            name.value = "clay-integration"
+            await pilot.pause()
+            assert not apply.disabled
+            await pilot.press("enter")
+            await wait_until(lambda: recorded(app, "remediation_verified"), 40)
+            assert writes(sb) == before + 1
+            image = await sb.kubectl(
+                "get", DEPLOYMENT, "-o", "jsonpath={.spec.template.spec.containers[0].image}"
+            )
+            assert image.stdout.endswith("1.4.2")
+
+
+async def test_forbidden_shows_the_runbook_hint_and_records_the_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_sandbox("clay-rate-limited", speed=20) as sb:
+        app = cockpit(sb, tmp_path, monkeypatch)
+        async with app.run_test(size=(120, 40)) as pilot:
+            fast(app)
+            await sb.set_fault("kubernetes", "403", verb="patch", resource="deployments")
+            before = writes(sb)
+            confirm = await open_confirm(
+                app,
+                lambda: app.screen.open_remediation("enable-queueing"),  # type: ignore[attr-defined]
+            )
+            await wait_until(lambda: recorded(app, "remediation_failed"), 10)
+            shown = static_text(confirm.query_one("#confirm-error", Static))
+            assert "Escalate to admin" in shown
+            assert confirm.query_one("#apply", Button).disabled
+            failed = recorded(app, "remediation_failed")[-1]
+            assert "Escalate to admin" in failed.summary
+            assert writes(sb) == before
+            await pilot.press("escape")
+            await wait_until(lambda: app.screen.id == "dashboard", 5)
+            assert app.is_running
+
+
+async def test_decisions_checklists_and_notes_land_in_the_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_sandbox("clay-rate-limited", speed=20) as sb:
+        app = cockpit(sb, tmp_path, monkeypatch)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(lambda: tree_node(app, "enable-queueing"), 60)
+            tree = app.screen.query_one(DecisionTreeView)
+            tree.focus()
+            assert tree.top is not None
+            tree.move_cursor(tree.top)
+            await pilot.press("y")
+            answered = await wait_until(lambda: recorded(app, "decision_answered"), 5)
+            assert answered[-1].details["node"] == "api-errors"
+            assert answered[-1].details["how"] == "live"
+            assert answered[-1].details["signal"] is not None
+            await pilot.press("n")
+            await wait_until(lambda: len(recorded(app, "decision_answered")) == 2, 5)
+            override = recorded(app, "decision_answered")[-1]
+            assert override.details["answer"] == "no" and override.details["how"] == "override"
+
+            checklist = app.screen.query_one(ChecklistView)
+            checklist.focus()
+            first = checklist.keys[0]
+            checklist.move_cursor(checklist.node_for(first))
+            await pilot.press("space")
+            checked = await wait_until(lambda: recorded(app, "checklist_item_checked"), 5)
+            assert checked[-1].details["key"] == first
+            triage = next(k for k in checklist.keys if checklist.node_for(k).data.entry.item.triage)  # type: ignore[union-attr]
+            checklist.move_cursor(checklist.node_for(triage))
+            await pilot.press("enter")
+            await wait_until(lambda: isinstance(app.screen, CommandScreen), 5)
+            assert "curl" in static_text(app.screen.query_one("#command-text", Static))
+            await pilot.press("c")
+            await pilot.press("escape")
+            await wait_until(lambda: app.screen.id == "dashboard", 5)
+
+            app.screen.action_goto_pane("logs")  # type: ignore[attr-defined]
+            await pilot.press("n")
+            await wait_until(lambda: isinstance(app.screen, PromptScreen), 5)
+            app.screen.query_one("#prompt-input", Input).value = "429s started after the deploy"
+            await pilot.press("enter")
+            notes = await wait_until(lambda: recorded(app, "note"), 5)
+            assert notes[-1].details["text"] == "429s started after the deploy"
+
+
+async def test_severity_status_resolve_and_escalation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(datetime(2026, 3, 2, 14, 0, tzinfo=UTC))
+    app = offline_app(tmp_path, monkeypatch, "clerk", clock=clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        incident = app.incident
+        assert incident is not None
+
+        async def choose(key: str, value: str) -> None:
+            await pilot.press(key)
+            await wait_until(lambda: isinstance(app.screen, ChoiceScreen), 5)
+            options = app.screen.query_one("#choices")
+            index = [v for v, _ in app.screen.choices].index(value)  # type: ignore[attr-defined]
+            options.highlighted = index  # type: ignore[attr-defined]
+            await pilot.press("enter")
+
+        await choose("s", "P1")
+        await wait_until(lambda: incident.severity == "P1", 5)
+        await choose("S", "mitigated")
+        await wait_until(lambda: incident.status == "mitigated", 5)
+        await choose("S", "investigating")
+        await wait_until(lambda: isinstance(app.screen, PromptScreen), 5)
+        app.screen.query_one("#prompt-input", Input).value = "errors came back"
+        await pilot.press("enter")
+        await wait_until(lambda: incident.status == "investigating", 5)
+        moved = recorded(app, "status_changed")[-1]
+        assert moved.details["backwards"] and moved.details["reason"] == "errors came back"
+
+        clock.now += timedelta(minutes=20)
+        await pilot.press("E")
+        await wait_until(lambda: isinstance(app.screen, EscalationScreen), 5)
+        console = Console(width=100, record=True, file=io.StringIO())
+        console.print(app.screen.render_body())  # type: ignore[attr-defined]
+        shown = console.export_text()
+        assert "Engineering lead  ← due now" in shown
+        assert "support@clerk.com" in shown
+        await pilot.press("escape")
+
+        await pilot.press("R")
+        await wait_until(lambda: isinstance(app.screen, PromptScreen), 5)
+        app.screen.query_one("#prompt-input", Input).value = "Bypass on, Clerk recovered"
+        await pilot.press("enter")
+        await wait_until(lambda: incident.status == "resolved", 5)
+        assert recorded(app, "resolved")[-1].details["summary"] == "Bypass on, Clerk recovered"
+
+
+def test_escalation_level_due_by_elapsed_time() -> None:
+    escalation = CATALOG.get("clerk").escalation
+    assert due_level(escalation, timedelta(minutes=5)).level == 1  # type: ignore[union-attr]
+    assert due_level(escalation, timedelta(minutes=15)).level == 2  # type: ignore[union-attr]
+    assert due_level(escalation, timedelta(hours=2)).level == 3  # type: ignore[union-attr]
+
+
+async def test_export_writes_the_bundle_and_records_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_sandbox("clay-rate-limited", speed=20) as sb:
+        app = cockpit(sb, tmp_path, monkeypatch)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.screen.export_dir = tmp_path / "exports"  # type: ignore[attr-defined]
+            app.screen.export_evidence_timeout = 15  # type: ignore[attr-defined]
+            await pilot.press("x")
+            await wait_until(lambda: isinstance(app.screen, ExportScreen), 5)
+            exported = await wait_until(lambda: recorded(app, "export"), 60)
+            folder = Path(exported[-1].details["out"])
+            assert (folder / "postmortem.md").exists()
+            assert folder.with_name(folder.name + ".tar.gz").exists()
+            paths = static_text(app.screen.query_one("#export-paths", Static))
+            assert "postmortem.md" in paths
+
+
+async def test_guided_rollout_confirms_each_step_and_undo_rolls_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_sandbox("clay-healthy", speed=20) as sb:
+        app = cockpit(sb, tmp_path, monkeypatch, "clay-prod-checklist")
+        async with app.run_test(size=(120, 40)) as pilot:
+            fast(app)
+            before = writes(sb)
+
+            async def confirm(*, image: str | None = None, name: str | None = None) -> None:
+                await wait_until(lambda: isinstance(app.screen, ConfirmScreen), 20)
+                if image:
+                    app.screen.query_one("#param-image", Input).value = image
+                    await pilot.click("#preview")
+                await wait_until(lambda: app.screen.preview is not None, 20)  # type: ignore[attr-defined]
+                assert app.screen.preview.ok  # type: ignore[attr-defined]
+                if name:
+                    field = app.screen.query_one("#confirm-name", Input)
+                    field.value = name
+                    field.focus()
+                    await pilot.press("enter")
+                else:
+                    await pilot.press("y")
+                await wait_until(
+                    lambda: isinstance(app.screen, RemediationScreen) and app.screen.done, 30
+                )
+                assert app.screen.ok  # type: ignore[attr-defined]
+                await pilot.press("escape")
+
+            def asking() -> bool:
+                return isinstance(app.screen, RolloutGuideScreen) and app.screen.has_class(
+                    "-asking"
+                )
+
+            app.screen.action_guided_rollout()  # type: ignore[attr-defined]
+            await confirm()  # apply the manifest (by hand)
+            await confirm(image="registry/clay-integration:1.5.0")
+            await confirm()  # pause at the canary
+            await wait_until(asking, 20)
+            signals = app.screen.query_one("#guide-signals", Static)
+            await wait_until(lambda: "API Down" in static_text(signals), 10)
+            assert "left" in static_text(app.screen.query_one("#guide-countdown", Static))
+            await pilot.click("#continue")
+            await confirm()  # resume to 50%
+            await confirm()  # pause at 50%
+            await wait_until(asking, 20)
+            await pilot.click("#undo")
+            await confirm()  # resume first: a paused deployment does not roll back
+            await confirm(name="clay-integration")
+            await wait_until(lambda: isinstance(app.screen, RolloutGuideScreen), 5)
+            assert "Rolled back" in static_text(app.screen.query_one("#guide-now", Static))
+            image = await sb.kubectl(
+                "get", DEPLOYMENT, "-o", "jsonpath={.spec.template.spec.containers[0].image}"
+            )
+            assert image.stdout.endswith(":1.4.2")
+            assert writes(sb) > before
+            assert len(recorded(app, "remediation_verified")) == 7
