@@ -1,0 +1,80 @@
+"""The README's walkthrough of the clay-rate-limited demo, key by key, from declaration to
+the exported postmortem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from app_helpers import cockpit, events_of, press, settle
+from sandbox_helpers import running_sandbox, wait_until
+
+from tui.screens.act import ConfirmScreen, ExportScreen, PromptScreen, RemediationScreen
+from widgets.decision_tree import DecisionTreeView
+
+
+async def keys(app, *names: str) -> None:
+    for name in names:
+        press(app, name, name if len(name) == 1 else None)
+        await settle(app)
+
+
+async def test_the_readme_walkthrough_ends_in_a_postmortem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_sandbox("clay-rate-limited", speed=30) as sb:
+        app = cockpit(sb, tmp_path, monkeypatch)
+        async with app.run_test(size=(120, 40)):
+            app.screen.remediation_poll_interval = 0.1  # type: ignore[attr-defined]
+            app.screen.export_dir = tmp_path / "exports"  # type: ignore[attr-defined]
+            # 1. the 429 alert fires and the tree suggests "Our integration issue"
+            await wait_until(lambda: events_of(app.journal, "signal_alert_raised"), 60, 0.2)
+            tree = app.screen.query_one(DecisionTreeView)
+            await wait_until(
+                lambda: (
+                    tree.path is not None
+                    and tree.path.leaf is not None
+                    and tree.path.leaf.id == "integration-issue"
+                ),
+                60,
+                0.2,
+            )
+            # 2. `3` goes to the tree; the cursor sits on the suggestion; `j` walks down
+            #    to the first remediation of the dominant error class (429)
+            await keys(app, "3")
+            for _ in range(12):
+                node = tree.cursor_node
+                if node is not None and node.data is not None and node.data.remediation_id:
+                    break
+                await keys(app, "j")
+            assert tree.cursor_node.data.remediation_id == "enable-queueing"  # type: ignore[union-attr]
+            # 3. Enter opens the confirmation with the server's dry run; `y` applies
+            await keys(app, "enter")
+            await wait_until(
+                lambda: isinstance(app.screen, ConfirmScreen) and app.screen.preview, 30, 0.1
+            )
+            await keys(app, "y")
+            await wait_until(lambda: events_of(app.journal, "remediation_verified"), 60, 0.2)
+            assert isinstance(app.screen, RemediationScreen)
+            await keys(app, "escape")
+            # 4. the 429s stop: the alert clears by itself
+            await wait_until(lambda: events_of(app.journal, "signal_alert_cleared"), 150, 0.5)
+            # 5. resolve with a one-line summary, then export
+            await keys(app, "R")
+            await wait_until(lambda: isinstance(app.screen, PromptScreen), 10, 0.05)
+            for character in "Queueing enabled; 429s stopped":
+                press(app, "space" if character == " " else character, character)
+            await settle(app)
+            await keys(app, "enter")
+            await wait_until(lambda: events_of(app.journal, "resolved"), 10, 0.1)
+            await keys(app, "x")
+            await wait_until(lambda: events_of(app.journal, "export"), 60, 0.2)
+            assert isinstance(app.screen, ExportScreen)
+
+    postmortems = list((tmp_path / "exports").rglob("postmortem.md"))
+    assert len(postmortems) == 1
+    text = postmortems[0].read_text()
+    assert "RATE_LIMIT_MODE=queue" in text or "Enable request queuing" in text
+    assert "Alert cleared: Rate Limited" in text
+    assert "Alert raised: Rate Limited" in text
+    assert "Queueing enabled; 429s stopped" in text
