@@ -734,7 +734,7 @@ EXPECTED_ROUTING = [
     (["status_page", "health"], ["unreachable", "timeout"]),
     (["kubernetes", "logs"], ["auth_expired"]),
     (["prometheus"], ["any"]),
-    (["remediation", "kubernetes"], ["forbidden"]),
+    (["remediation", "kubernetes", "logs"], ["forbidden"]),
 ]
 
 

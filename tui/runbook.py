@@ -847,7 +847,7 @@ def _check_acyclic(tree: DecisionTree, refs: _Refs) -> None:
 # --------------------------------------------------------------------------- loading
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """A safe loader that refuses duplicate keys and reads only ``true``/``false`` as booleans
     (YAML 1.2), so ``yes:`` and ``no:`` stay the keys a decision tree needs."""
 
@@ -975,21 +975,42 @@ def _message(error: dict[str, Any]) -> str:
 def parse_runbook(text: str, path: str = "<runbook>") -> Runbook:
     """Parse and validate one runbook document; raise :class:`RunbookError` on any problem."""
     try:
-        node = yaml.compose(text, Loader=_LineLoader)  # type: ignore[arg-type]
-        data = yaml.load(text, Loader=_LineLoader)
+        loader = _LineLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         reason = exc.problem or exc.context or "invalid YAML"
         raise RunbookError(Problem(path, line, "", f"YAML syntax error: {reason}")) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, max(0, exc.position)) + 1
+        character = (
+            f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        )
+        raise RunbookError(
+            Problem(path, line, "", f"YAML syntax error: the character {character} is not allowed")
+        ) from None
     except yaml.YAMLError as exc:
-        raise RunbookError(Problem(path, None, "", f"YAML syntax error: {exc}")) from None
+        reason = " ".join(str(exc).split())
+        raise RunbookError(Problem(path, None, "", f"YAML syntax error: {reason}")) from None
+    except RecursionError:
+        raise RunbookError(Problem(path, None, "", "the YAML is nested too deeply")) from None
+    except ValueError as exc:
+        reason = " ".join(str(exc).split())
+        raise RunbookError(Problem(path, None, "", f"a value cannot be read: {reason}")) from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise RunbookError(
             Problem(path, 1, "", f"a runbook is a YAML mapping of fields, but this file is {kind}")
         )
-    lines = _line_index(node)
+    try:
+        lines = _line_index(node)
+    except RecursionError:
+        raise RunbookError(Problem(path, None, "", "the YAML is nested too deeply")) from None
     try:
         return Runbook.model_validate(data)
     except ValidationError as exc:

@@ -27,7 +27,8 @@ __all__ = [
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # an endless timeout would let one backend call wait forever
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class KubernetesSettings(_Section):
@@ -212,6 +213,13 @@ def load_settings(config_path: Path | None = None, **flags: Any) -> Settings:
                 Problem(
                     name, int(match.group(1)) if match else None, "", f"TOML syntax error: {reason}"
                 )
+            ) from None
+        except RecursionError:
+            raise ConfigError(Problem(name, None, "", "the TOML is nested too deeply")) from None
+        except ValueError as exc:
+            reason = " ".join(str(exc).split())
+            raise ConfigError(
+                Problem(name, None, "", f"a value cannot be read: {reason}")
             ) from None
     clean_flags = _drop_none(flags)
     token = _FILE_DATA.set(data)

@@ -269,6 +269,7 @@ _TRIGGERS = (
     "secret",
     "passw",
 )
+_TRIGGER = re.compile("|".join(re.escape(t) for t in _TRIGGERS))
 
 
 def mask(value: str) -> str:
@@ -332,9 +333,10 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """The text with every secret in it masked."""
-        pattern = self._regex()
-        lowered = value.lower()
-        if not any(t in lowered for t in _TRIGGERS) and not any(s in value for s in self._known):
+        pattern = self._regex()  # also brings the registered secrets up to date
+        if _TRIGGER.search(value.lower()) is None and not (
+            self._known and any(s in value for s in self._known)
+        ):
             return value
         return pattern.sub(self._replace, value)
 

@@ -9,6 +9,7 @@ import zlib
 from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import datetime
+from time import monotonic
 
 from rich.cells import cell_len
 from rich.highlighter import JSONHighlighter
@@ -16,11 +17,12 @@ from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from tui.signals import LogLine
 
@@ -101,6 +103,9 @@ class LogView(ScrollView, can_focus=True):
     following: reactive[bool] = reactive(True)
     """Keep the newest line in view; scrolling up pauses this."""
 
+    STATUS_INTERVAL = 0.25
+    """Seconds between two count updates of the status line while lines stream in."""
+
     class StatusChanged(Message):
         """The counts or modes shown under the pane changed."""
 
@@ -156,6 +161,9 @@ class LogView(ScrollView, can_focus=True):
         self._cache: LRUCache[tuple[int, int], list[Strip]] = LRUCache(2048)
         self._json = JSONHighlighter()
         self._scrolling_to_end = False
+        self._status_at = -self.STATUS_INTERVAL
+        self._status_timer: Timer | None = None
+        self._row_style: Style | None = None
 
     # ------------------------------------------------------------------ data in
 
@@ -199,6 +207,24 @@ class LogView(ScrollView, can_focus=True):
         if self.following:
             self._scroll_to_end()
         self.refresh()
+        self._counts_changed()
+
+    def _counts_changed(self) -> None:
+        """Say the counts changed, at most every ``STATUS_INTERVAL`` seconds: under a
+        flood every batch changes them, and a status line redrawn ten times a second
+        costs the screen more than it tells the responder."""
+        now = monotonic()
+        wait = self._status_at + self.STATUS_INTERVAL - now
+        if wait <= 0:
+            self._post_counts()
+        elif self._status_timer is None:
+            self._status_timer = self.set_timer(wait, self._post_counts)
+
+    def _post_counts(self) -> None:
+        if self._status_timer is not None:
+            self._status_timer.stop()
+            self._status_timer = None
+        self._status_at = monotonic()
         self.post_message(self.StatusChanged(self))
 
     def _evict(self, count: int) -> None:
@@ -330,7 +356,18 @@ class LogView(ScrollView, can_focus=True):
 
     def _update_size(self) -> None:
         width = 0 if self.wrap else self._width
-        self.virtual_size = Size(width, self._row_count())
+        size = Size(width, self._row_count())
+        current = self.virtual_size
+        if size == current:
+            return
+        if size.width != current.width or not self.is_mounted:
+            self.virtual_size = size
+            return
+        # More rows of the same width: the scrollbar changes, the screen's layout does not.
+        # Assigning the reactive would lay out the whole screen for every batch of a flood.
+        self.set_reactive(LogView.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
 
     def on_resize(self) -> None:
         if self.wrap:
@@ -396,8 +433,8 @@ class LogView(ScrollView, can_focus=True):
     def _pod_label(self, pod: str) -> str:
         """A deployment's pod by its own suffix (``x2k4q``); any other pod by full name."""
         if self.strip_prefix and pod.startswith(self.strip_prefix):
-            return pod[len(self.strip_prefix) :].rsplit("-", 1)[-1]
-        return pod
+            return inert(pod[len(self.strip_prefix) :].rsplit("-", 1)[-1])
+        return inert(pod)
 
     def _stamp(self, moment: datetime | None) -> str:
         if moment is None:
@@ -460,12 +497,20 @@ class LogView(ScrollView, can_focus=True):
         self._cache[key] = strips
         return strips
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # the widget's style walks every ancestor: work it out once per frame, not per row
+        self._row_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._row_style = None
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         row = scroll_y + y
         width = self.size.width
         if row >= self._row_count() or row < 0:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._row_style or self.rich_style)
         if self._starts is None:
             seq, sub = self._seq_at(row), 0
         else:
@@ -475,7 +520,8 @@ class LogView(ScrollView, can_focus=True):
         strip = strips[sub] if sub < len(strips) else Strip.blank(width)
         if not self.wrap:
             strip = strip.crop(scroll_x, scroll_x + width)
-        return strip.extend_cell_length(width, self.rich_style).apply_style(self.rich_style)
+        style = self._row_style or self.rich_style
+        return strip.extend_cell_length(width, style).apply_style(style)
 
     # ------------------------------------------------------------------ text for export/tests
 

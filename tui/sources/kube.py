@@ -4,14 +4,13 @@ a live log tail across all of them that survives rollouts and dropped streams.""
 from __future__ import annotations
 
 import asyncio
+import calendar
 import contextlib
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
-
-import aiohttp
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from tui.errors import (
     ConfigError,
@@ -23,28 +22,43 @@ from tui.errors import (
 )
 from tui.runbook import Runbook
 from tui.settings import KubernetesSettings
-from tui.signals import LogLine, PodState, SourceFault
+from tui.signals import LogLine, PodState, SourceFault, detect_level
 from tui.sources.base import FaultTracker, error_for_status
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["KubeConnection", "LogTail", "PodWatcher", "parse_pod", "parse_timestamp"]
 
 
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})",
+    re.ASCII,
+)
+
+
 def parse_timestamp(text: str) -> tuple[datetime, int] | None:
-    """An RFC3339(Nano) time as (aware datetime, integer nanoseconds since the epoch)."""
-    try:
-        base, _, rest = text.partition(".")
-        if rest:
-            digits = rest.rstrip("Z")
-            if not digits.isdigit():
-                return None
-            nanos = int(digits[:9].ljust(9, "0"))
-        else:
-            base = base.rstrip("Z")
-            nanos = 0
-        moment = datetime.fromisoformat(base).replace(tzinfo=UTC)
-    except ValueError:
+    """An RFC3339(Nano) time as (aware datetime in UTC, integer nanoseconds since the
+    epoch); None for anything else."""
+    match = _RFC3339.fullmatch(text)
+    if match is None:
         return None
-    seconds = int(moment.timestamp())
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        offset = timedelta(0)
+        if zone not in ("Z", "z"):
+            sign = 1 if zone[0] == "+" else -1
+            offset = sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+        moment = (
+            datetime(
+                int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC
+            )
+            - offset
+        )
+    except (ValueError, OverflowError):
+        return None
+    nanos = int((fraction or "").ljust(9, "0"))
+    seconds = calendar.timegm(moment.utctimetuple())
     return moment.replace(microsecond=nanos // 1000), seconds * 1_000_000_000 + nanos
 
 
@@ -57,7 +71,18 @@ def _time(value: Any) -> datetime | None:
 
 def parse_pod(obj: dict[str, Any], revisions: dict[str, str] | None = None) -> PodState:
     """A pod object of the API as a PodState: phase (``Terminating`` when deleted), ready,
-    restarts, age, revision and why it is not ready."""
+    restarts, age, revision and why it is not ready. Anything that is not a Pod object is
+    :class:`SourceMalformed`."""
+    try:
+        pod = _parse_pod(obj, revisions)
+    except (AttributeError, TypeError, ValueError, KeyError):
+        raise SourceMalformed("kubernetes", "a pod in the answer is not a Pod object") from None
+    if not isinstance(pod.name, str) or pod.name == "?":
+        raise SourceMalformed("kubernetes", "a pod in the answer has no name")
+    return pod
+
+
+def _parse_pod(obj: dict[str, Any], revisions: dict[str, str] | None) -> PodState:
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
@@ -162,6 +187,10 @@ class KubeConnection:
     ) -> aiohttp.ClientResponse:
         """Send one request (a ``*_without_preload_content`` coroutine) and turn every
         failure into a typed :class:`SourceError`."""
+        # aiohttp is imported here, not at the top: it costs start-up a large share of
+        # a second, and the first frame does not need it
+        import aiohttp
+
         try:
             response: aiohttp.ClientResponse = await asyncio.wait_for(call, timeout or self.timeout)
         except TimeoutError:
@@ -181,13 +210,15 @@ class KubeConnection:
         return response
 
     async def get_json(self, backend: str, what: str, call: Any) -> dict[str, Any]:
+        import aiohttp
+
         response = await self.request(backend, what, call)
         try:
             body = await asyncio.wait_for(response.read(), self.timeout)
             data = json.loads(body)
         except TimeoutError:
             raise SourceTimeout(backend, f"{what}: the answer did not finish in time") from None
-        except (ValueError, UnicodeDecodeError, aiohttp.ClientError):
+        except (ValueError, UnicodeDecodeError, RecursionError, aiohttp.ClientError):
             raise SourceMalformed(backend, f"{what}: the answer is not valid JSON") from None
         finally:
             response.release()
@@ -311,6 +342,8 @@ class PodWatcher:
             response.release()
 
     async def run(self) -> None:
+        import aiohttp
+
         while True:
             try:
                 version = await self._list()
@@ -332,7 +365,40 @@ class PodWatcher:
             self.on_fault(None)
 
 
-_LINE_END = re.compile(rb"\r?\n")
+_SLICE = 256
+"""Lines taken between two chances for the screen to draw."""
+_ERROR_LEVELS = ("error", "fatal")
+
+
+class _Timestamps:
+    """:func:`parse_timestamp` for a stream of lines: the lines of one second share their
+    whole-second part, so it is parsed once."""
+
+    def __init__(self) -> None:
+        self._seconds: dict[str, tuple[datetime, int] | None] = {}
+
+    def parse(self, text: str) -> tuple[datetime, int] | None:
+        base, dot, rest = text.partition(".")
+        if not dot or not rest.endswith("Z"):
+            return parse_timestamp(text)
+        digits = rest[:-1]
+        if not digits.isascii() or not digits.isdigit() or len(digits) > 9:
+            return None
+        known = self._seconds.get(base, _UNSEEN)
+        if known is _UNSEEN:
+            if len(self._seconds) > 256:
+                self._seconds.clear()
+            whole = parse_timestamp(base + "Z")
+            known = None if whole is None else (whole[0], whole[1])
+            self._seconds[base] = known
+        if known is None:
+            return None
+        moment, seconds_ns = known  # type: ignore[misc]
+        nanos = int(digits[:9].ljust(9, "0"))
+        return moment.replace(microsecond=nanos // 1000), seconds_ns + nanos
+
+
+_UNSEEN: object = object()
 
 
 class _PodStream:
@@ -376,7 +442,7 @@ class LogTail:
         sink: Callable[[list[LogLine], int], None],
         on_fault: Callable[[SourceFault | None], None],
         *,
-        flush_interval: float = 0.1,
+        flush_interval: float = 0.2,
         max_pending: int = 50_000,
         retry_interval: float = 1.0,
         max_line_length: int = 16_384,
@@ -400,6 +466,9 @@ class LogTail:
         self._faulted = False
         self._known_pods: set[str] = set()
         self._seen_once = False
+        self._broken_streams: set[str] = set()
+        """Pods whose stream sent lines without timestamps and no good line since."""
+        self._stamps = _Timestamps()
 
     # pods -------------------------------------------------------------------------
 
@@ -420,6 +489,7 @@ class LogTail:
         self._seen_once = True
         for name in list(self.streams):
             if name not in names:
+                self._broken_streams.discard(name)
                 stream = self.streams.pop(name)
                 if stream.task is not None:
                     stream.task.cancel()
@@ -444,6 +514,8 @@ class LogTail:
         )
 
     async def _follow(self, stream: _PodStream, since: int | None) -> None:
+        import aiohttp
+
         while stream.pod in self.streams:
             try:
                 response = await self._open(stream, since)
@@ -475,40 +547,67 @@ class LogTail:
     async def _read(self, stream: _PodStream, response: aiohttp.ClientResponse) -> None:
         buffer = b""
         async for chunk in response.content.iter_any():
-            buffer += chunk
-            *complete, buffer = _LINE_END.split(buffer)
-            if complete:
-                self._take(stream, complete)
+            if buffer:
+                chunk = buffer + chunk
+            end = chunk.rfind(b"\n")
+            if end < 0:
+                buffer = chunk
+                continue
+            buffer = chunk[end + 1 :]
+            lines = chunk[:end].decode("utf-8", "replace").split("\n")
+            # under a flood a chunk holds thousands of lines: take them in slices and let
+            # the screen draw (and keys be answered) between slices
+            for start in range(0, len(lines), _SLICE):
+                if start:
+                    await asyncio.sleep(0)
+                self._take_text(stream, lines[start : start + _SLICE])
+            await asyncio.sleep(0)
         if buffer:
             self._take(stream, [buffer])
 
     def _take(self, stream: _PodStream, raw_lines: list[bytes]) -> None:
+        self._take_text(stream, [raw.decode("utf-8", "replace") for raw in raw_lines])
+
+    def _take_text(self, stream: _PodStream, texts: list[str]) -> None:
         pending = self._pending
         container = stream.container or ""
-        for raw in raw_lines:
-            text = raw.decode("utf-8", "replace")
+        pod = stream.pod
+        error_search = self.error_pattern.search
+        stamps = self._stamps
+        accept = stream.accept
+        limit = self.max_line_length
+        for text in texts:
+            if text.endswith("\r"):
+                text = text[:-1]
             stamp, _, rest = text.partition(" ")
-            parsed = parse_timestamp(stamp)
+            parsed = stamps.parse(stamp)
             if parsed is None:
                 # the API was asked for timestamps: a line without one is not a log line
                 # the kubelet sent; keep it visible but say the stream is broken
                 moment, ns, rest = None, stream.last_ns, text
+                self._broken_streams.add(pod)
                 if self.tracker.failing_kind != "malformed":
                     self._fault(
                         SourceMalformed(
                             self.backend,
-                            f"the log stream of {stream.pod} sent lines without timestamps",
+                            f"the log stream of {pod} sent lines without timestamps",
                         )
                     )
             else:
                 moment, ns = parsed
-                if self.tracker.failing_kind == "malformed":
-                    self._healed()
-            if len(rest) > self.max_line_length:
-                rest = rest[: self.max_line_length] + " …[truncated]"
-            if not stream.accept(ns, rest):
+                if pod in self._broken_streams:
+                    self._broken_streams.discard(pod)
+                    # healed only when no pod's stream is still sending broken lines
+                    if not self._broken_streams and self.tracker.failing_kind == "malformed":
+                        self._healed()
+            if len(rest) > limit:
+                rest = rest[:limit] + " …[truncated]"
+            if not accept(ns, rest):
                 continue
-            pending.append(LogLine.parse(stream.pod, container, moment, rest, self.error_pattern))
+            # LogLine.parse, spelled out: this loop runs for every line of a flood
+            level = detect_level(rest)
+            is_error = level in _ERROR_LEVELS or error_search(rest) is not None
+            pending.append(LogLine(pod, container, moment, rest, level, is_error))
         if len(pending) > self.max_pending:
             cut = len(pending) - self.max_pending
             del pending[:cut]

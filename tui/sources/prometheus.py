@@ -36,11 +36,32 @@ def judge(signal: Signal, value: float | None) -> AlertLevel:
 
 
 def _number(raw: Any) -> float | None:
+    # Prometheus sends sample values as strings; JSON true is an int to Python
+    if isinstance(raw, bool):
+        raise SourceMalformed("prometheus", f"sample value {raw!r} is not a number")
     try:
         value = float(raw)
+    except OverflowError:
+        return None
     except (TypeError, ValueError):
-        raise SourceMalformed("prometheus", f"sample value {raw!r} is not a number") from None
+        raise SourceMalformed("prometheus", f"sample value {_short(raw)} is not a number") from None
     return None if math.isnan(value) or math.isinf(value) else value
+
+
+def _stamp(raw: Any) -> float:
+    """A sample's unix time; anything that is not a finite number is malformed."""
+    try:
+        value = float(raw) if not isinstance(raw, bool) else math.nan
+    except (TypeError, ValueError, OverflowError):
+        value = math.nan
+    if not math.isfinite(value):
+        raise SourceMalformed("prometheus", f"sample time {_short(raw)} is not a unix time")
+    return value
+
+
+def _short(raw: Any) -> str:
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def parse_vector(result: Any) -> float | None:
@@ -71,9 +92,9 @@ def _parse_matrix(result: Any) -> tuple[tuple[float, float], ...]:
         for sample in series["values"]:
             if not isinstance(sample, list | tuple) or len(sample) != 2:
                 raise SourceMalformed("prometheus", "a range sample is not [time, value]")
+            stamp = _stamp(sample[0])
             value = _number(sample[1])
             if value is not None:
-                stamp = float(sample[0])
                 points[stamp] = max(points.get(stamp, value), value)
     return tuple(sorted(points.items()))
 
@@ -143,7 +164,7 @@ def _translate(url: str, exc: Exception) -> SourceError:
                 "prometheus", f"{url} rejected the query: {reason.group(1) if reason else text}"
             )
         return error_for_status("prometheus", code, url)
-    if isinstance(exc, ValueError | KeyError | TypeError):
+    if isinstance(exc, ValueError | KeyError | TypeError | RecursionError):
         return SourceMalformed("prometheus", f"{url} sent an answer that is not Prometheus JSON")
     return SourceError("prometheus", f"{url}: {type(exc).__name__}: {exc}")
 

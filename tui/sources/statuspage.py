@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,13 +20,35 @@ def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    # a time without a zone is read as UTC: the pane subtracts it from an aware "now"
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _text(value: Any, default: str = "") -> str:
     return value if isinstance(value, str) else default
+
+
+def _list(value: Any, url: str, name: str) -> list[Any]:
+    """A list the page may leave out (or null); anything else is a malformed page."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise SourceMalformed("status_page", f"{url} has a `{name}` that is not a list")
+    return value
+
+
+def _latency(raw: Any) -> float | None:
+    # JSON true is an int to Python, and a huge integer overflows a float
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return None
+    try:
+        value = float(raw)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def parse_summary(vendor: str, page_url: str, data: Any) -> VendorStatus:
@@ -41,16 +64,19 @@ def parse_summary(vendor: str, page_url: str, data: Any) -> VendorStatus:
     if not isinstance(indicator, str) or not indicator:
         raise SourceMalformed("status_page", f"{page_url} has no `status.indicator`")
     components = []
-    for item in data.get("components") or []:
+    for item in _list(data.get("components"), page_url, "components"):
         if isinstance(item, dict) and isinstance(item.get("name"), str):
             if item.get("group") is True:
                 continue
             components.append(Component(item["name"], _text(item.get("status"), "unknown")))
     incidents = []
-    for item in data.get("incidents") or []:
+    for item in _list(data.get("incidents"), page_url, "incidents"):
         if not isinstance(item, dict):
             continue
-        updates = [u for u in item.get("incident_updates") or [] if isinstance(u, dict)]
+        raw_updates = item.get("incident_updates")
+        updates = [
+            u for u in (raw_updates if isinstance(raw_updates, list) else []) if isinstance(u, dict)
+        ]
         updates.sort(key=lambda u: _text(u.get("created_at")), reverse=True)
         latest = updates[0] if updates else None
         incidents.append(
@@ -97,8 +123,7 @@ def parse_health(vendor: str, url: str, path: str, healthy_values: list[str], da
         if not isinstance(raw_status, str):
             raise SourceMalformed("health", f"{url} has no `status` at {path}")
         status = raw_status
-        latency_raw = entry.get("latency_ms", entry.get("latencyMs"))
-        latency = float(latency_raw) if isinstance(latency_raw, int | float) else None
+        latency = _latency(entry.get("latency_ms", entry.get("latencyMs")))
         error_raw = entry.get("last_error")
         last_error = error_raw if isinstance(error_raw, str) and error_raw else None
     else:
@@ -125,7 +150,7 @@ async def _get_json(
         raise error_for_status(backend, response.status_code, url, response.text[:200])
     try:
         return response.status_code, json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         if response.status_code >= 500:
             raise error_for_status(backend, response.status_code, url) from None
         raise SourceMalformed(backend, f"{url} sent a body that is not valid JSON") from None
