@@ -1,0 +1,70 @@
+"""Every benchmark runs once in a tiny size and produces a well-formed result; nothing
+here asserts a time (the numbers come from `make bench`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sandbox_helpers import need_binary
+
+from benchmarks import BENCHMARKS
+
+ROOT = Path(__file__).resolve().parent.parent
+FIELDS = {"value", "unit", "baseline", "ratio", "target", "met", "details"}
+
+
+def _well_formed(result: dict[str, object]) -> None:
+    assert set(result) >= FIELDS, result
+    assert isinstance(result["value"], int | float), result
+    assert isinstance(result["unit"], str) and result["unit"]
+    assert isinstance(result["target"], str) and result["target"]
+    assert isinstance(result["met"], bool)
+    if result["ratio"] is not None:
+        assert isinstance(result["baseline"], int | float)
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_each_benchmark_measures_in_a_tiny_size(name: str) -> None:
+    need_binary("kubectl")
+    done = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{name}", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
+    _well_formed(json.loads(line.removeprefix("RESULT ")))
+
+
+def test_the_runner_writes_results_json_and_a_table(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "export", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert list(results) == ["export"]
+    _well_formed(results["export"])
+    assert "export" in done.stdout and "target" in done.stdout
+
+
+def test_the_runner_names_an_unknown_benchmark() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "warp-speed"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "no benchmark warp-speed" in done.stderr
