@@ -30,5 +30,7 @@ def test_engine_modules_do_not_import_textual() -> None:
         + "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
         + "print(','.join(bad))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "", f"textual was imported: {result.stdout}"
