@@ -239,3 +239,53 @@ async def test_a_slow_kubernetes_api_blocks_nothing(tmp_path: Path) -> None:
 
 def test_snapshot_clock_is_frozen() -> None:
     assert NOW.tzinfo is UTC and datetime(2026, 3, 2, 14, 30, tzinfo=UTC) == NOW
+
+
+async def test_replay_steps_through_the_record_read_only(tmp_path: Path) -> None:
+    runbook = CATALOG.get("clay")
+    events: list = []
+    clock = [NOW]
+    incident = Incident.declare(
+        runbook,
+        incident_id="clay-replay",
+        title="Replayed",
+        severity="P2",
+        recorder=lambda e: events.append(e) or e,
+        clock=lambda: clock[0],
+        actor="alice",
+    )
+    for minutes, call in (
+        (1, lambda: incident.observe_alert("rate_limited", "P2", 37.0, 5.0)),
+        (2, lambda: incident.note("Rate limit headers say 60/min")),
+        (9, lambda: incident.observe_alert("rate_limited", "ok", 0.0, 5.0)),
+    ):
+        clock[0] = NOW.replace(minute=NOW.minute + minutes)
+        call()
+    launch = Launch(
+        settings=load_settings(None),
+        catalog=CATALOG,
+        incident=Incident.from_events(runbook, events),
+        read_only=True,
+        replay_events=events,
+        live=False,
+    )
+    app = IncidentApp(launch, clock=lambda: NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = dashboard(app)
+        timeline = app.screen.query_one(TimelineView)
+        bar = str(app.screen.query_one("#replay-bar").render())
+        assert "event 4/4" in bar and "REPLAY" in bar
+        assert len(timeline.events) == 4
+        assert screen.metrics["rate_limited"].level == "ok"
+        await pilot.press("left", "left")
+        await pilot.pause()
+        assert len(timeline.events) == 2
+        assert screen.metrics["rate_limited"].level == "P2"
+        assert "event 2/4" in str(app.screen.query_one("#replay-bar").render())
+        await pilot.press("n")  # changing anything is refused in a replay
+        await pilot.pause()
+        assert len(events) == 4
+        await pilot.press("right")
+        await pilot.pause()
+        assert len(timeline.events) == 3

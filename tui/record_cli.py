@@ -254,13 +254,27 @@ def _elapsed(delta: timedelta) -> str:
 
 @click.command("replay")
 @click.argument("incident_id")
-def replay(incident_id: str) -> None:
-    """Print an incident's timeline event by event, with the time since declaration."""
+@click.option(
+    "--print",
+    "as_text",
+    is_flag=True,
+    help="Print the timeline instead of stepping through it in the cockpit (the default "
+    "when the output is not a terminal).",
+)
+@click.pass_context
+def replay(ctx: click.Context, incident_id: str, as_text: bool) -> None:
+    """Step through a recorded incident in the cockpit, read-only (left/right move through
+    its events), or print its timeline with the time since declaration."""
+    import sys
+
     from tui.timeline import find_journal
 
     journal = find_journal(incident_id)
     loaded = journal.load()
     events = loaded.events
+    if not as_text and sys.stdout.isatty() and events:
+        _replay_in_cockpit(ctx, journal, events)
+        return
     start = next(
         (e.time for e in events if e.kind == "declared"), events[0].time if events else None
     )
@@ -275,6 +289,24 @@ def replay(incident_id: str) -> None:
             f"{event.actor:<{actor_width}}  {text}"
         )
     _warn(loaded.warnings)
+
+
+def _replay_in_cockpit(ctx: click.Context, journal: Any, events: list[Any]) -> None:
+    from tui.app import IncidentApp, Launch
+    from tui.cli import load_context_settings
+    from tui.export import load_incident
+    from tui.runbook import discover_runbooks
+
+    incident, _ = load_incident(journal, runbook_dirs=_runbook_dirs(ctx))
+    launch = Launch(
+        settings=load_context_settings(ctx),
+        catalog=discover_runbooks(_runbook_dirs(ctx)),
+        incident=incident,
+        read_only=True,
+        replay_events=list(events),
+        live=False,
+    )
+    IncidentApp(launch).run()
 
 
 def _span(delta: timedelta) -> str:

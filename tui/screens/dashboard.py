@@ -67,6 +67,8 @@ class DashboardScreen(IncidentActions, Screen[None]):
         Binding("6", "goto_pane('checklist')", "Checklist", show=False),
         Binding("7", "goto_pane('timeline')", "Timeline", show=False),
         Binding("r", "refresh_now", "Refresh now", show=False),
+        Binding("left", "replay_step(-1)", "Earlier event", show=False),
+        Binding("right", "replay_step(1)", "Later event", show=False),
         *ACT_BINDINGS,
     ]
 
@@ -146,7 +148,12 @@ class DashboardScreen(IncidentActions, Screen[None]):
         if self.journal is not None and not self.read_only:
             self.incident.recorder = self._record
         events = self.replay_events or list(self.incident.events)
-        self.query_one(TimelineView).set_events(events)
+        if self.read_only and self.replay_events:
+            self.add_class("-replay")
+            self._replay_at = len(events) - 1
+            self.call_after_refresh(self._show_replay)
+        else:
+            self.query_one(TimelineView).set_events(events)
         self._shown_events.update(e.id for e in events)
         self.query_one(ChecklistView).show(set(self.incident.checked))
         self.refresh_decision()
@@ -230,20 +237,9 @@ class DashboardScreen(IncidentActions, Screen[None]):
     # ---------------------------------------------------------------- the clock
 
     def tick(self) -> None:
-        now = self.clock()
-        incident = self.incident
-        due = incident.next_update_due()
-        self.query_one(IncidentHeader).show(
-            title=incident.title,
-            severity=incident.severity,
-            status=incident.status,
-            elapsed=incident.elapsed(now),
-            response_remaining=incident.response_remaining(now),
-            breached=incident.response_breached(now),
-            commander=incident.commander,
-            next_update_in=(due - now) if due else None,
-            now=now,
-        )
+        if self.read_only and self.replay_events:
+            return
+        self.tick_at(self.clock())
 
     # ---------------------------------------------------------------- the record
 
@@ -290,6 +286,81 @@ class DashboardScreen(IncidentActions, Screen[None]):
         path = evaluate(self.runbook, readings, overrides)
         groups = ranked_remediations(self.runbook, path.leaf, readings) if path.leaf else []
         self.query_one(DecisionTreeView).show(path, groups)
+
+    # ---------------------------------------------------------------- replay
+
+    _replay_at = 0
+
+    def action_replay_step(self, step: int) -> None:
+        """Left/right in a replay: move through the recorded events."""
+        if not (self.read_only and self.replay_events):
+            return
+        at = max(0, min(len(self.replay_events) - 1, self._replay_at + step))
+        if at != self._replay_at:
+            self._replay_at = at
+            self._show_replay()
+
+    def _show_replay(self) -> None:
+        """The panes as the record has them at the current event."""
+        shown = self.replay_events[: self._replay_at + 1]
+        state = Incident.from_events(self.runbook, shown, clock=lambda: shown[-1].time)
+        self.incident = state
+        self.query_one(TimelineView).set_events(shown)
+        self.query_one(ChecklistView).show(set(state.checked))
+        metrics = []
+        for signal in self.runbook.signals:
+            last = next(
+                (
+                    e
+                    for e in reversed(shown)
+                    if e.kind in ("signal_alert_raised", "signal_alert_cleared")
+                    and e.details.get("signal") == signal.id
+                ),
+                None,
+            )
+            if last is None:
+                continue
+            value = last.details.get("value")
+            level = last.details.get("level") if last.kind == "signal_alert_raised" else "ok"
+            metrics.append(
+                MetricReading(
+                    signal.id,
+                    signal.name,
+                    float(value) if isinstance(value, int | float) else None,
+                    signal.unit,
+                    level or "unknown",
+                    signal.alert.value if signal.alert else None,
+                    signal.alert.op if signal.alert else None,
+                    (),
+                    last.time,
+                )
+            )
+        self.metrics = {m.signal_id: m for m in metrics}
+        self.query_one(ErrorRatesPane).show(metrics, None, shown[-1].time)
+        self.refresh_decision()
+        event = shown[-1]
+        elapsed = event.time - shown[0].time
+        self.query_one("#replay-bar", Static).update(
+            f"REPLAY (read-only) · event {self._replay_at + 1}/{len(self.replay_events)}"
+            f" · {event.time:%Y-%m-%d %H:%M:%S} UTC (+{str(elapsed).split('.')[0]})"
+            f" · {_escape(event.summary)} · ←/→ step"
+        )
+        self.tick_at(event.time)
+
+    def tick_at(self, now: datetime) -> None:
+        incident = self.incident
+        due = incident.next_update_due()
+        self.query_one(IncidentHeader).show(
+            title=incident.title,
+            severity=incident.severity,
+            status=incident.status,
+            elapsed=incident.elapsed(now),
+            response_remaining=incident.response_remaining(now),
+            breached=incident.response_breached(now),
+            commander=incident.commander,
+            next_update_in=(due - now) if due else None,
+            now=now,
+        )
 
     # ---------------------------------------------------------------- showing values
 
