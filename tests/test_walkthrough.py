@@ -40,11 +40,14 @@ async def test_the_readme_walkthrough_ends_in_a_postmortem(
                 0.2,
             )
             # 2. `3` goes to the tree; the cursor sits on the suggestion; `j` walks down
-            #    to the first remediation of the dominant error class (429)
+            #    to "Enable request queuing" under the 429 group
             await keys(app, "3")
-            for _ in range(12):
+            for _ in range(20):
                 node = tree.cursor_node
-                if node is not None and node.data is not None and node.data.remediation_id:
+                if (
+                    node is not None
+                    and getattr(node.data, "remediation_id", None) == "enable-queueing"
+                ):
                     break
                 await keys(app, "j")
             assert tree.cursor_node.data.remediation_id == "enable-queueing"  # type: ignore[union-attr]
