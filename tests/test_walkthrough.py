@@ -59,7 +59,8 @@ async def test_the_readme_walkthrough_ends_in_a_postmortem(
             await keys(app, "y")
             await wait_until(lambda: events_of(app.journal, "remediation_verified"), 60, 0.2)
             assert isinstance(app.screen, RemediationScreen)
-            await keys(app, "escape")
+            press(app, "escape")
+            await wait_until(lambda: app.screen.id == "dashboard", 10, 0.05, "the dashboard")
             # 4. the 429s stop: the alert clears by itself
             await wait_until(lambda: events_of(app.journal, "signal_alert_cleared"), 150, 0.5)
             # 5. resolve with a one-line summary, then export
