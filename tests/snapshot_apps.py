@@ -229,10 +229,24 @@ class SnapshotApp(IncidentApp):
         )
         self.data = data()
         self.fault = fault
+        self.filled = False
+        """True once the fixed values are on screen (keys pressed before would race them)."""
 
     def on_mount(self) -> None:
         # Textual runs IncidentApp.on_mount too (handlers run for every class)
         self.call_after_refresh(self._fill)
+
+    async def press_when_filled(self, pilot: object, *keys: str) -> None:
+        """Wait for the fixed values, then press keys (for snap_compare's run_before)."""
+        import asyncio
+
+        for _ in range(200):
+            if self.filled:
+                break
+            await asyncio.sleep(0.02)
+        await pilot.pause()  # type: ignore[attr-defined]
+        await pilot.press(*keys)  # type: ignore[attr-defined]
+        await pilot.pause()  # type: ignore[attr-defined]
 
     def _fill(self) -> None:
         screen = self.screen
@@ -241,3 +255,4 @@ class SnapshotApp(IncidentApp):
             if self.fault is not None:
                 data["kube_fault"] = self.fault
             screen.present(**data)  # type: ignore[arg-type]
+            self.filled = True

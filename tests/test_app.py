@@ -60,12 +60,18 @@ class TestSnapshots:
 
     def test_filtered_log_pane(self, snap_compare, tmp_path: Path) -> None:
         app = SnapshotApp("clay-rate-limited", tmp_path)
-        assert snap_compare(app, press=["5", "slash", *"429", "enter"], terminal_size=(120, 40))
+        keys = ["5", "slash", *"429", "enter"]
+        assert snap_compare(
+            app,
+            run_before=lambda pilot: app.press_when_filled(pilot, *keys),
+            terminal_size=(120, 40),
+        )
 
     def test_help(self, snap_compare, tmp_path: Path) -> None:
+        app = SnapshotApp("clay-rate-limited", tmp_path)
         assert snap_compare(
-            SnapshotApp("clay-rate-limited", tmp_path),
-            press=["question_mark"],
+            app,
+            run_before=lambda pilot: app.press_when_filled(pilot, "question_mark"),
             terminal_size=(120, 40),
         )
 
