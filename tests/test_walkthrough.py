@@ -57,7 +57,17 @@ async def test_the_readme_walkthrough_ends_in_a_postmortem(
                 lambda: isinstance(app.screen, ConfirmScreen) and app.screen.preview, 30, 0.1
             )
             await keys(app, "y")
-            await wait_until(lambda: events_of(app.journal, "remediation_verified"), 60, 0.2)
+            await wait_until(
+                lambda: (
+                    events_of(app.journal, "remediation_verified")
+                    or events_of(app.journal, "remediation_failed")
+                ),
+                120,
+                0.2,
+                "the remediation's result",
+            )
+            failed = events_of(app.journal, "remediation_failed")
+            assert not failed, failed[0].summary
             assert isinstance(app.screen, RemediationScreen)
             press(app, "escape")
             await wait_until(lambda: app.screen.id == "dashboard", 10, 0.05, "the dashboard")
