@@ -21,6 +21,7 @@ __all__ = [
     "VendorIncident",
     "VendorStatus",
     "compare",
+    "human_duration",
     "utcnow",
 ]
 
@@ -42,6 +43,36 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
 def compare(value: float, op: str, threshold: float) -> bool:
     """``compare(37, ">", 5)``: whether ``value op threshold`` holds."""
     return _OPERATORS[op](value, threshold)
+
+
+def human_duration(seconds: float) -> str:
+    """An age the way kubectl prints it: ``45s``, ``5m12s``, ``3h``, ``2d4h``."""
+    if seconds < -1:
+        return "<invalid>"
+    seconds = max(int(seconds), 0)
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 10:
+        rest = seconds % 60
+        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = minutes // 60
+    if hours < 8:
+        rest = minutes % 60
+        return f"{hours}h{rest}m" if rest else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        rest = hours % 24
+        return f"{hours // 24}d{rest}h" if rest else f"{hours // 24}d"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    years = hours // (24 * 365)
+    if years < 8:
+        return f"{years}y{(hours // 24) % 365}d"
+    return f"{years}y"
 
 
 def utcnow() -> datetime:

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
-from tui.signals import PodState, SourceFault
+from tui.signals import PodState, SourceFault, human_duration
 from widgets.fault import GREEN, MAGENTA, RED, YELLOW, fault_text
 from widgets.log_view import inert
 
@@ -43,38 +43,11 @@ _FAILING_WORDS = ("BackOff", "Err", "Error", "OOM", "Crash", "Failed", "Evicted"
 
 
 def k8s_age(age: timedelta | None) -> str:
-    """``45s``, ``3m12s``, ``42m``, ``2h5m``, ``20h``, ``3d4h``, ``30d``: an age as short as
-    kubectl and k9s write it (hours and minutes from the first hour on)."""
+    """``45s``, ``3m12s``, ``42m``, ``125m``, ``4h5m``, ``20h``, ``3d4h``, ``30d``: an age
+    exactly as ``kubectl get pods`` prints it, so the two can be read side by side."""
     if age is None:
         return "?"
-    seconds = int(age.total_seconds())
-    if seconds < -1:
-        return "<invalid>"
-    if seconds < 0:
-        return "0s"
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 10:
-        rest = seconds % 60
-        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
-    if minutes < 60:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h{rest}m" if rest else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        rest = hours % 24
-        return f"{hours // 24}d{rest}h" if rest else f"{hours // 24}d"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        rest = hours // 24 % 365
-        return f"{hours // 24 // 365}y{rest}d" if rest else f"{hours // 24 // 365}y"
-    return f"{hours // 24 // 365}y"
+    return human_duration(age.total_seconds())
 
 
 def pod_status(pod: PodState) -> str:

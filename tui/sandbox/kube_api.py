@@ -31,6 +31,7 @@ from tui.sandbox.cluster import (
 )
 from tui.sandbox.faults import Fault, Faults
 from tui.sandbox.selectors import LabelSelector
+from tui.signals import human_duration
 
 __all__ = [
     "SANDBOX_USER",
@@ -789,36 +790,6 @@ def _wants_table(request: web.Request) -> bool:
         "as=Table" in part and "g=meta.k8s.io" in part and "application/json" in part
         for part in accept.split(",")
     )
-
-
-def human_duration(seconds: float) -> str:
-    """An age the way kubectl prints it: ``45s``, ``5m12s``, ``3h``, ``2d4h``."""
-    if seconds < -1:
-        return "<invalid>"
-    seconds = max(int(seconds), 0)
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 10:
-        rest = seconds % 60
-        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h{rest}m" if rest else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        rest = hours % 24
-        return f"{hours // 24}d{rest}h" if rest else f"{hours // 24}d"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    years = hours // (24 * 365)
-    if years < 8:
-        return f"{years}y{(hours // 24) % 365}d"
-    return f"{years}y"
 
 
 def _age(obj: dict[str, Any], now: float) -> str:
