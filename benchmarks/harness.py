@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 if TYPE_CHECKING:
     from tui.app import IncidentApp
 
@@ -105,6 +103,8 @@ class SandboxProcess:
         return str(self.endpoints["kubeconfig"])
 
     def control(self, method: str, path: str, body: Any = None) -> Any:
+        import httpx  # not at the top: the start-up benchmark imports this module
+
         with httpx.Client(base_url=self.endpoints["control"], timeout=10) as client:
             response = client.request(method, path, json=body)
             response.raise_for_status()

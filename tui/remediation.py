@@ -182,7 +182,7 @@ class RemediationRunner:
     async def read_deployment(self) -> dict[str, Any]:
         return await self._get(
             f"read deployment/{self.deployment}",
-            self.conn.apps.read_namespaced_deployment_without_preload_content(
+            self.conn.api.read_namespaced_deployment_without_preload_content(
                 self.deployment, self.conn.namespace
             ),
         )
@@ -190,9 +190,7 @@ class RemediationRunner:
     async def _read_secret(self, name: str) -> dict[str, Any]:
         return await self._get(
             f"read secret/{name}",
-            self.conn.core.read_namespaced_secret_without_preload_content(
-                name, self.conn.namespace
-            ),
+            self.conn.api.read_namespaced_secret_without_preload_content(name, self.conn.namespace),
         )
 
     async def replica_sets(self) -> list[dict[str, Any]]:
@@ -201,7 +199,7 @@ class RemediationRunner:
         uid = deployment["metadata"].get("uid")
         data = await self._get(
             "list replicasets",
-            self.conn.apps.list_namespaced_replica_set_without_preload_content(
+            self.conn.api.list_namespaced_replica_set_without_preload_content(
                 self.conn.namespace, label_selector=self.runbook.service.selector
             ),
         )
@@ -303,7 +301,7 @@ class RemediationRunner:
     ) -> dict[str, Any]:
         return await self._get(
             f"patch deployment/{self.deployment}",
-            self.conn.apps.patch_namespaced_deployment_without_preload_content(
+            self.conn.api.patch_namespaced_deployment_without_preload_content(
                 self.deployment,
                 self.conn.namespace,
                 body,
@@ -315,7 +313,7 @@ class RemediationRunner:
     async def _patch_secret(self, name: str, body: Any, dry_run: bool) -> dict[str, Any]:
         return await self._get(
             f"patch secret/{name}",
-            self.conn.core.patch_namespaced_secret_without_preload_content(
+            self.conn.api.patch_namespaced_secret_without_preload_content(
                 name,
                 self.conn.namespace,
                 body,

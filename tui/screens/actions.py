@@ -24,7 +24,6 @@ from textual.binding import Binding, BindingType
 
 from tui.errors import IncidentTuiError, RemediationError
 from tui.incident import STATUSES, ChecklistEntry, checklist_entries, find_checklist_entry
-from tui.remediation import ApplyResult, Plan, RemediationRunner
 from tui.runbook import (
     AllOf,
     AnyOf,
@@ -37,19 +36,6 @@ from tui.runbook import (
     SetEnv,
     format_duration,
 )
-from tui.screens.act import (
-    ChoiceScreen,
-    CommandScreen,
-    CommsScreen,
-    ConfirmScreen,
-    EscalationScreen,
-    ExportScreen,
-    GuideStep,
-    Preview,
-    PromptScreen,
-    RemediationScreen,
-    RolloutGuideScreen,
-)
 from tui.timeline import register_secret
 
 if TYPE_CHECKING:
@@ -57,7 +43,13 @@ if TYPE_CHECKING:
 
     from tui.decision import Readings
     from tui.incident import Incident
+    from tui.remediation import ApplyResult, Plan, RemediationRunner
     from tui.runbook import Runbook
+    from tui.screens.act import (
+        GuideStep,
+        Preview,
+        RolloutGuideScreen,
+    )
     from tui.settings import Settings
     from tui.signals import Health, MetricReading, VendorStatus
     from tui.timeline import Journal
@@ -274,6 +266,8 @@ class IncidentActions(_Base):
         self.show_command(message.triage_id)
 
     def show_command(self, triage_id: str) -> None:
+        from tui.screens.act import CommandScreen
+
         for command in (*self.runbook.triage, *self.runbook.evidence):
             if command.id == triage_id:
                 self.app.push_screen(
@@ -313,6 +307,8 @@ class IncidentActions(_Base):
 
     @work(group="act-dialog", exit_on_error=False)
     async def action_note(self) -> None:
+        from tui.screens.act import PromptScreen
+
         if not self._can_change():
             return
         text = await self.app.push_screen_wait(
@@ -326,6 +322,8 @@ class IncidentActions(_Base):
 
     @work(group="act-dialog", exit_on_error=False)
     async def action_severity(self) -> None:
+        from tui.screens.act import ChoiceScreen
+
         if not self._can_change():
             return
         choices = []
@@ -353,6 +351,8 @@ class IncidentActions(_Base):
 
     @work(group="act-dialog", exit_on_error=False)
     async def action_status(self) -> None:
+        from tui.screens.act import ChoiceScreen, PromptScreen
+
         if not self._can_change():
             return
         current = self.incident.status
@@ -408,6 +408,8 @@ class IncidentActions(_Base):
             self._fail(error)
 
     async def _resolve(self) -> None:
+        from tui.screens.act import PromptScreen
+
         summary = await self.app.push_screen_wait(
             PromptScreen(
                 "Resolve the incident",
@@ -422,6 +424,8 @@ class IncidentActions(_Base):
     # ----------------------------------------------------------------- comms, escalation
 
     def action_comms(self) -> None:
+        from tui.screens.act import CommsScreen
+
         if not self._can_change():
             return
         if self.runbook.comms is None:
@@ -438,6 +442,8 @@ class IncidentActions(_Base):
         )
 
     def action_escalation(self) -> None:
+        from tui.screens.act import EscalationScreen
+
         self.app.push_screen(
             EscalationScreen(self.runbook.escalation, self.incident.elapsed(self.clock()))
         )
@@ -447,6 +453,7 @@ class IncidentActions(_Base):
     @work(group="act-export", exclusive=True, exit_on_error=False)
     async def action_export(self) -> None:
         from tui.export import export_incident_async
+        from tui.screens.act import ExportScreen
         from tui.sources.hub import Evidence
 
         if self.journal is None:
@@ -485,6 +492,8 @@ class IncidentActions(_Base):
 
     @work(group="act-dialog", exit_on_error=False)
     async def _pick_remediation(self) -> None:
+        from tui.screens.act import ChoiceScreen
+
         choices = [
             (r.id, r.title + ("  ⚠ destructive" if r.destructive else ""))
             for r in self.runbook.remediations
@@ -501,6 +510,7 @@ class IncidentActions(_Base):
     def open_remediation(self, remediation_id: str, *, checklist_key: str | None = None) -> bool:
         """Preview, confirm and run one of the runbook's remediations. Returns False (and
         says why) when it cannot start, e.g. while another one runs."""
+
         if not self._can_change():
             return False
         if self._remediation_busy:
@@ -530,6 +540,8 @@ class IncidentActions(_Base):
 
     async def remediation_runner(self) -> RemediationRunner:
         """A runner on the dashboard's Kubernetes connection (opened on first use)."""
+        from tui.remediation import RemediationRunner
+
         if self._sources is None:
             from tui.sources.hub import Sources
 
@@ -548,6 +560,8 @@ class IncidentActions(_Base):
     ) -> bool:
         """The whole flow inside a worker: confirm (with its dry run), apply, follow, and
         revert if asked. Returns whether it was applied and verified."""
+        from tui.screens.act import ConfirmScreen, Preview
+
         runner: RemediationRunner | None = None
         rid = remediation.id
 
@@ -608,6 +622,8 @@ class IncidentActions(_Base):
     async def _apply_and_follow(
         self, runner: RemediationRunner, plan: Plan, rid: str, *, reverting: bool = False
     ) -> tuple[ApplyResult | None, bool]:
+        from tui.screens.act import RemediationScreen
+
         title = plan.remediation.title
         screen = RemediationScreen(("Reverting: " if reverting else "") + title, plan.target)
         closed = self.app.push_screen(screen, wait_for_dismiss=True)
@@ -662,6 +678,8 @@ class IncidentActions(_Base):
     ) -> bool:
         """Undo an applied remediation the runbook's way, previewed and confirmed like any
         remediation."""
+        from tui.screens.act import CommandScreen, ConfirmScreen, Preview
+
         spec = plan.remediation.revert
         if spec is None:
             self.notify("The runbook defines no revert for this remediation.")
@@ -732,6 +750,8 @@ class IncidentActions(_Base):
     def guide_steps(self, key: str) -> list[GuideStep]:
         """The guided sequence a checklist item starts: the item and the items after it at
         the same level, when they include a wait (a gradual rollout); else empty."""
+        from tui.screens.act import GuideStep
+
         try:
             start = find_checklist_entry(self.runbook, key)
         except IncidentTuiError:
@@ -794,6 +814,8 @@ class IncidentActions(_Base):
         """Walk the steps: each remediation confirmed, each wait a countdown over the watched
         signals with Continue (early) or Undo (roll back). Returns how it ended:
         ``done``, ``stopped``, ``undone`` or ``failed``."""
+        from tui.screens.act import RolloutGuideScreen
+
         guide = RolloutGuideScreen("Guided rollout", steps)
         closed = self.app.push_screen(guide, wait_for_dismiss=True)
         outcome = "done"

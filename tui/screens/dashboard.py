@@ -163,7 +163,8 @@ class DashboardScreen(IncidentActions, Screen[None]):
         if self.journal is not None and not self.read_only:
             self.set_interval(0.5, self.follow_journal)
         if self.live:
-            self.start_sources()
+            # after the first frame: the backends' clients are not needed to draw it
+            self.call_after_refresh(self.start_sources)
 
     def on_resize(self) -> None:
         self._layout_for(self.app.size.width, self.app.size.height)

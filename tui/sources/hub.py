@@ -121,7 +121,7 @@ class Sources:
         data = await kube.get_json(
             "kubernetes",
             "list pods",
-            kube.core.list_namespaced_pod_without_preload_content(
+            kube.api.list_namespaced_pod_without_preload_content(
                 kube.namespace,
                 label_selector=self.runbook.logs.selector or self.runbook.service.selector,
             ),
@@ -133,7 +133,7 @@ class Sources:
             response = await kube.request(
                 "logs",
                 f"logs of {name}",
-                kube.core.read_namespaced_pod_log_without_preload_content(
+                kube.api.read_namespaced_pod_log_without_preload_content(
                     name,
                     kube.namespace,
                     container=container,
@@ -175,7 +175,7 @@ class Sources:
         data = await kube.get_json(
             "kubernetes",
             "list pods",
-            kube.core.list_namespaced_pod_without_preload_content(
+            kube.api.list_namespaced_pod_without_preload_content(
                 kube.namespace, label_selector=self.runbook.service.selector
             ),
         )
@@ -334,7 +334,7 @@ class Evidence:
         data = await kube.get_json(
             "kubernetes",
             "list pods",
-            kube.core.list_namespaced_pod_without_preload_content(
+            kube.api.list_namespaced_pod_without_preload_content(
                 kube.namespace, label_selector=runbook.logs.selector or runbook.service.selector
             ),
         )
@@ -345,7 +345,7 @@ class Evidence:
             response = await kube.request(
                 "logs",
                 f"logs of {name}",
-                kube.core.read_namespaced_pod_log_without_preload_content(
+                kube.api.read_namespaced_pod_log_without_preload_content(
                     name, kube.namespace, container=container, timestamps=True, since_seconds=since
                 ),
                 timeout=kube.timeout * 3,
