@@ -110,8 +110,17 @@ class SandboxProcess:
             response.raise_for_status()
             return response.json()
 
-    def set_flood(self, lines_per_second_per_pod: float) -> None:
-        self.control("POST", "/flood", {"lines_per_second_per_pod": lines_per_second_per_pod})
+    def set_flood(self, lines_per_second_per_pod: float, *, application_logs: bool = True) -> None:
+        """Extra log lines on every pod; ``application_logs=False`` also mutes the lines of
+        the simulated traffic (its metrics go on)."""
+        self.control(
+            "POST",
+            "/flood",
+            {
+                "lines_per_second_per_pod": lines_per_second_per_pod,
+                "application_logs": application_logs,
+            },
+        )
 
     def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
         binary = kubectl_binary()

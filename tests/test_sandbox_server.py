@@ -324,9 +324,45 @@ async def test_control_api_reports_and_refuses_clearly() -> None:
             assert (
                 await http.post("/flood", json={"lines_per_second_per_pod": -1})
             ).status_code == 400
-        assert (await sb.set_flood(10))["flood"] == {"lines_per_second_per_pod": 10.0}
+        assert (await sb.set_flood(10))["flood"] == {
+            "lines_per_second_per_pod": 10.0,
+            "application_logs": True,
+        }
         assert (await sb.control("GET", "/writes")) == {"writes": [], "total": 0}
         assert (await sb.control("GET", "/endpoints")) == sb.endpoints.to_json()
+
+
+async def test_muted_application_logs_stop_the_lines_but_not_the_traffic() -> None:
+    need_binary("kubectl")
+    async with running_sandbox("clay-healthy") as sb:
+
+        async def lines() -> int:
+            out = await sb.kubectl("logs", "-l", "app=clay-integration", "--tail=-1")
+            return len(out.stdout.splitlines())
+
+        async def requests() -> float:
+            async with httpx.AsyncClient() as http:
+                text = (await http.get(sb.endpoints.metrics)).text
+            return sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("clay_requests_total{")
+            )
+
+        async with httpx.AsyncClient(base_url=sb.endpoints.control) as http:
+            refused = await http.post(
+                "/flood", json={"lines_per_second_per_pod": 0, "application_logs": "no"}
+            )
+            assert refused.status_code == 400
+            muted = await http.post(
+                "/flood", json={"lines_per_second_per_pod": 0, "application_logs": False}
+            )
+        assert muted.json()["flood"] == {"lines_per_second_per_pod": 0.0, "application_logs": False}
+        await asyncio.sleep(0.5)
+        before_lines, before_requests = await lines(), await requests()
+        await asyncio.sleep(2.0)
+        assert await lines() == before_lines
+        assert await requests() > before_requests
 
 
 async def test_writes_are_counted_by_verb_and_resource() -> None:

@@ -446,8 +446,12 @@ def build_control_app(controls: Controls) -> web.Application:
         rate = body.get("lines_per_second_per_pod") if isinstance(body, dict) else None
         if not isinstance(rate, int | float) or isinstance(rate, bool) or rate < 0:
             return _control_error("lines_per_second_per_pod must be a number, 0 or more")
+        logs = body.get("application_logs", controls.world.application_logs)
+        if not isinstance(logs, bool):
+            return _control_error("application_logs must be true or false")
         controls.world.flood = float(rate)
-        return _json({"flood": {"lines_per_second_per_pod": controls.world.flood}})
+        controls.world.application_logs = logs
+        return _json({"flood": controls.world.flood_json()})
 
     async def writes(request: web.Request) -> web.Response:
         found = controls.writes()

@@ -190,6 +190,8 @@ class World:
         self.calls_per_second_per_pod = calls_per_second_per_pod
         self.webhooks_per_second_per_pod = webhooks_per_second_per_pod
         self.flood = flood
+        self.application_logs = True
+        """False mutes the simulated requests' log lines (the flood is separate)."""
         self.tick = tick
         self.health_window = health_window
         self._rng = random.Random(seed)
@@ -566,6 +568,9 @@ class World:
                 records = self._simulate(vendor, state, plan, now, dt, tick)
                 if vendor.id == "clerk":
                     records += self._webhooks_for(state, now, dt, tick)
+                if not self.application_logs:
+                    # the traffic (and so every metric) goes on; only its log lines go
+                    records = []
                 if self.flood > 0:
                     records += self._flood_for(state, now, dt)
                 if records:
@@ -1017,7 +1022,13 @@ class World:
             "scenario_seconds": round(self.scenario_time(now), 3),
             "speed": self.speed,
             "vendors": vendors,
-            "flood": {"lines_per_second_per_pod": self.flood},
+            "flood": self.flood_json(),
+        }
+
+    def flood_json(self) -> dict[str, Any]:
+        return {
+            "lines_per_second_per_pod": self.flood,
+            "application_logs": self.application_logs,
         }
 
     def phase(self, now: float | None = None) -> str:
