@@ -14,9 +14,11 @@ import pytest
 from rich.color import Color
 from rich.segment import Segment
 from textual.app import App, ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widget import Widget
+from textual.widgets import Static
 
 from tui.decision import Readings, evaluate, ranked_remediations
 from tui.incident import all_checklist_ids, checklist_entries, find_checklist_entry
@@ -36,6 +38,7 @@ from widgets.decision_tree import DecisionTreeView
 from widgets.error_rates import ErrorRatesPane, SignalRow, sparkline
 from widgets.fault import BLUE, CYAN, GREEN, MAGENTA, RED, YELLOW, fault_text
 from widgets.incident_header import IncidentHeader
+from widgets.key_bar import KeyBar
 from widgets.pods import PodGrid, PodTable, k8s_age
 from widgets.timeline_view import TimelineView
 from widgets.vendor_status import VendorStatusPane
@@ -1048,3 +1051,72 @@ async def test_panes_fed_before_mount_show_their_data_and_follow_the_theme(
         await pilot.pause()
         assert app.theme_variables["accent"] != before
         assert colour_of(app, "Clay API returning errors?") == rgb(app.theme_variables["accent"])
+
+
+# --------------------------------------------------------------------------- key bar
+
+
+class _Explosive(Static, can_focus=True):
+    BINDINGS = [Binding("x", "boom", "Explode")]
+
+    def action_boom(self) -> None:
+        self.app.pressed.append("x")  # type: ignore[attr-defined]
+
+
+class _Calm(Static, can_focus=True):
+    BINDINGS = [
+        Binding("y", "calm", "Calm"),
+        Binding("Y", "calm", "Calm too"),
+        Binding("z", "hidden", "Hidden", show=False),
+    ]
+
+    def action_calm(self) -> None:
+        self.app.pressed.append("y")  # type: ignore[attr-defined]
+
+
+class _KeysApp(App[None]):
+    BINDINGS = [Binding("q", "quit", "Quit")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pressed: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield _Explosive("a", id="a")
+        yield _Calm("b", id="b")
+        yield KeyBar()
+
+
+async def test_key_bar_follows_focus_and_a_click_presses_the_key() -> None:
+    app = _KeysApp()
+    async with app.run_test(size=(80, 6)) as pilot:
+        bar = app.query_one(KeyBar)
+
+        def shown() -> str:
+            return bar.render().plain
+
+        app.query_one("#a").focus()
+        await pilot.pause()
+        assert "x Explode" in shown() and "q Quit" in shown()
+        assert "Calm" not in shown()
+        assert shown().rstrip().endswith("^p palette"), "the palette key sits at the right"
+
+        app.query_one("#b").focus()
+        await pilot.pause()
+        assert "y Calm" in shown() and "q Quit" in shown()
+        assert "Explode" not in shown()
+        assert "Hidden" not in shown(), "show=False bindings stay off the bar"
+        assert "Calm too" not in shown(), "one entry per action"
+
+        await pilot.click(KeyBar, offset=(shown().index("y Calm") + 2, 0))
+        assert app.pressed == ["y"]
+
+
+async def test_key_bar_cuts_a_long_row_with_an_ellipsis_and_keeps_the_palette_key() -> None:
+    app = _KeysApp()
+    async with app.run_test(size=(30, 6)) as pilot:
+        app.query_one("#a").focus()
+        await pilot.pause()
+        text = app.query_one(KeyBar).render().plain
+        assert len(text) <= 30
+        assert "…" in text and text.rstrip().endswith("^p palette")

@@ -16,6 +16,7 @@ from textual.widgets.tree import TreeNode
 from tui.incident import ChecklistEntry, all_checklist_ids, checklist_entries
 from tui.runbook import Runbook, format_duration
 from widgets.log_view import inert
+from widgets.steady_tree import SteadyTree
 
 __all__ = ["ChecklistView", "Line"]
 
@@ -37,7 +38,7 @@ class Line:
     of a step."""
 
 
-class ChecklistView(Tree[Line]):
+class ChecklistView(SteadyTree[Line]):
     """Every checklist of a runbook; :meth:`show` ticks the checked items."""
 
     DEFAULT_CSS = """

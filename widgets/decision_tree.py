@@ -16,6 +16,7 @@ from textual.widgets.tree import TreeNode
 from tui.decision import Answer, DecisionPath
 from tui.runbook import DecisionNode, Runbook
 from widgets.log_view import inert
+from widgets.steady_tree import SteadyTree
 
 __all__ = ["DecisionTreeView", "Step"]
 
@@ -40,7 +41,7 @@ class Step:
     on_path: bool = False
 
 
-class DecisionTreeView(Tree[Step]):
+class DecisionTreeView(SteadyTree[Step]):
     """The runbook's decision tree, built once; :meth:`show` marks the suggested path."""
 
     DEFAULT_CSS = """

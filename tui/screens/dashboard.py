@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -16,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Container, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Static, Tab, Tabs
+from textual.widgets import Input, Static, Tab, Tabs
 
 from tui.decision import Readings, evaluate, ranked_remediations
 from tui.errors import ConfigError, IncidentTuiError
@@ -29,6 +30,7 @@ from widgets.checklist import ChecklistView
 from widgets.decision_tree import DecisionTreeView
 from widgets.error_rates import ErrorRatesPane
 from widgets.incident_header import IncidentHeader
+from widgets.key_bar import KeyBar
 from widgets.log_view import LogView
 from widgets.pods import PodTable
 from widgets.timeline_view import TimelineView
@@ -139,7 +141,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
                 yield ChecklistView(self.runbook, id="checklist")
             with Vertical(classes="pane", id="pane-timeline"):
                 yield TimelineView(id="timeline")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         for pane, title in PANES:
@@ -415,6 +417,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
             self.settings.prometheus.poll_interval, self._tick("metrics", self.poll_metrics)
         )
         self.run_kube()
+        _settle_heap()
 
     def _tick(self, group: str, poll: Callable[[], object]) -> Callable[[], None]:
         """A timer callback that leaves a poll still waiting on a slow backend to reach its
@@ -497,6 +500,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
                 fault = SourceFault("kubernetes", "error", str(error), since=self.clock())
                 self._set_kube_fault(fault)
                 await asyncio.sleep(10)
+        _settle_heap()
         tail = LogTail(
             conn,
             self.runbook,
@@ -624,3 +628,11 @@ class DashboardScreen(IncidentActions, Screen[None]):
 
 def _escape(text: str) -> str:
     return text.replace("[", r"\[")
+
+
+def _settle_heap() -> None:
+    """Move everything allocated so far (modules, classes, widgets, the runbook, the
+    clients) out of the cyclic garbage collector's sight: it lives as long as the app.
+    Without this every full collection under a log flood walks those ~130,000 objects
+    again and stalls the screen for 50-100 ms; afterwards it walks only what came since."""
+    gc.freeze()

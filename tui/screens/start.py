@@ -7,12 +7,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Input, Label, OptionList, Static
+from textual.widgets import Button, DataTable, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.runbook import Catalog, Runbook, format_duration
 from tui.settings import Settings
 from tui.timeline import IncidentSummary, list_incidents, utcnow
+from widgets.key_bar import KeyBar
 
 __all__ = ["StartScreen"]
 
@@ -98,7 +99,7 @@ class StartScreen(Screen[None]):
             yield Static("", id="start-error")
             for problem in self.catalog.problems:
                 yield Static(f"⚠ skipped runbook {problem}", classes="problem")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         if self.open:
