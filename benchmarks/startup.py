@@ -22,7 +22,8 @@ def report_first_frame(app, wanted):
 
     def hooked(screen, renderable):
         display(screen, renderable)
-        if renderable is not None and (wanted is None or screen.id == wanted):
+        shown = renderable is not None and not app._batch_count  # a batch holds frames back
+        if shown and (wanted is None or screen.id == wanted):
             sys.stdout.write(f"FRAME {time.time()}\\n")
             sys.stdout.flush()
             app._display = display

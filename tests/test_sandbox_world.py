@@ -465,7 +465,10 @@ async def test_flood_writes_fifty_thousand_lines_a_second_without_gaps() -> None
         for pod in pods:
             seqs = _seqs(log_lines(sb, pod))
             assert seqs == list(range(1, len(seqs) + 1))
-        assert (await sb.state())["flood"] == {"lines_per_second_per_pod": 0.0}
+        assert (await sb.state())["flood"] == {
+            "lines_per_second_per_pod": 0.0,
+            "application_logs": True,
+        }
 
 
 # --------------------------------------------------------------------------- status pages

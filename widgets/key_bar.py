@@ -22,11 +22,14 @@ __all__ = ["KeyBar"]
 
 _KEY = "bold $footer-key-foreground on $footer-key-background"
 _DESCRIPTION = "$footer-description-foreground on $footer-description-background"
-_DISABLED = "$text-disabled"
+_DISABLED_KEY = "bold $text-disabled on $footer-key-background"
+_DISABLED = "$text-disabled on $footer-description-background"
 
 
 class KeyBar(Widget):
     """One row of ``key description`` pairs for the screen's active bindings."""
+
+    ALLOW_SELECT = False
 
     DEFAULT_CSS = """
     KeyBar {
@@ -37,6 +40,11 @@ class KeyBar(Widget):
         color: $footer-foreground;
     }
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        # a click presses the key, but the keys are not links: no underline, no link colour
+        self.set_reactive(Widget.auto_links, False)
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -62,7 +70,7 @@ class KeyBar(Widget):
 
     def _entry(self, binding: Binding, enabled: bool, *, edge: bool = False) -> Content:
         click = f" @click=app.simulate_key({binding.key!r})" if enabled else ""
-        key_style = (_KEY if enabled else f"{_KEY} {_DISABLED}") + click
+        key_style = (_KEY if enabled else _DISABLED_KEY) + click
         text_style = (_DESCRIPTION if enabled else _DISABLED) + click
         key = self.app.get_key_display(binding)
         parts: list[tuple[str, str]] = [(f"{key} " if edge else f" {key} ", key_style)]

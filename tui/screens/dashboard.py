@@ -407,7 +407,8 @@ class DashboardScreen(IncidentActions, Screen[None]):
     def start_sources(self) -> None:
         from tui.sources.hub import Sources
 
-        self._sources = Sources(self.settings, self.runbook)
+        if self._sources is None:  # a remediation may have opened them already
+            self._sources = Sources(self.settings, self.runbook)
         self.poll_status()
         self.poll_metrics()
         self.set_interval(
@@ -417,7 +418,6 @@ class DashboardScreen(IncidentActions, Screen[None]):
             self.settings.prometheus.poll_interval, self._tick("metrics", self.poll_metrics)
         )
         self.run_kube()
-        _settle_heap()
 
     def _tick(self, group: str, poll: Callable[[], object]) -> Callable[[], None]:
         """A timer callback that leaves a poll still waiting on a slow backend to reach its
@@ -433,7 +433,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
         return tick
 
     def action_refresh_now(self) -> None:
-        if self.live:
+        if self.live and self._sources is not None:
             self.poll_status()
             self.poll_metrics()
 
@@ -631,8 +631,10 @@ def _escape(text: str) -> str:
 
 
 def _settle_heap() -> None:
-    """Move everything allocated so far (modules, classes, widgets, the runbook, the
-    clients) out of the cyclic garbage collector's sight: it lives as long as the app.
-    Without this every full collection under a log flood walks those ~130,000 objects
-    again and stalls the screen for 50-100 ms; afterwards it walks only what came since."""
+    """Once the app and its clients are loaded, collect what start-up left behind and move
+    everything that is still alive (modules, classes, widgets, the runbook, the clients)
+    out of the cyclic garbage collector's sight: it lives as long as the app. Without this
+    every full collection under a log flood walks those ~130,000 objects again and stalls
+    the screen for 50-100 ms; afterwards it walks only what came since."""
+    gc.collect()
     gc.freeze()
