@@ -428,6 +428,33 @@ def test_bundle_has_every_file_with_matching_hashes_and_no_secret(tmp_path):
     assert "rate_limited" in json.loads((folder / "metrics.json").read_text())["result"]
 
 
+def test_a_long_log_window_masks_every_secret_and_leaves_every_other_line_as_it_was(tmp_path):
+    journal = recorded(tmp_path)
+    plain = [
+        f"2025-03-01T14:{n // 60 % 60:02d}:{n % 60:02d}Z INFO batch {n} ok" for n in range(5000)
+    ]
+    lines = list(plain)
+    lines[1234] = f"2025-03-01T14:20:34Z ERROR clay 429 key={SECRET}"
+    lines[4999] = f"2025-03-01T14:23:19Z ERROR retry with {SECRET}"
+    # a credential word at the end of a line says nothing about the next line
+    lines[2000] = "2025-03-01T14:33:20Z WARN auth scheme: basic"
+    result = export_incident(
+        journal,
+        tmp_path / "out",
+        evidence=Collector(lines),
+        runbook=bundled("clay"),
+        now=datetime(2025, 3, 1, 15, 0, tzinfo=UTC),
+    )
+    written = (result.folder / "incident-logs.txt").read_text().splitlines()
+    assert result.manifest["log_lines"] == len(written) == 5000
+    assert SECRET not in "\n".join(written)
+    assert written[1234] == "2025-03-01T14:20:34Z ERROR clay 429 key=••••0001"
+    assert written[4999] == "2025-03-01T14:23:19Z ERROR retry with ••••0001"
+    assert written[2000] == lines[2000] and written[2001] == lines[2001]
+    unchanged = [n for n in range(5000) if n not in (1234, 4999)]
+    assert all(written[n] == lines[n] for n in unchanged)
+
+
 def test_bundle_completes_without_a_collector_and_says_why(tmp_path):
     journal = recorded(tmp_path)
     result = export_incident(journal, tmp_path / "out", runbook=bundled("clay"))

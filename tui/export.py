@@ -679,6 +679,9 @@ def _sentence(error: BaseException) -> str:
     return text[:200]
 
 
+_REDACT_BLOCK = 1000
+
+
 async def _write_logs(
     collector: EvidenceCollector | None,
     start: datetime,
@@ -692,19 +695,38 @@ async def _write_logs(
         out.write(f"# {note}\n")
         return 0, note
     count = 0
+    block: list[str] = []
+
+    def flush() -> None:
+        # one scan for anything secret-shaped per 1,000 lines; only a block that has some
+        # is masked line by line (exactly as a single line would be)
+        if block:
+            text = "\n".join(block)
+            if redactor.needs_masking(text):
+                text = "\n".join(redactor.text(line) for line in block)
+            out.write(text + "\n")
+            block.clear()
+
+    def take(line: object) -> None:
+        nonlocal count
+        block.append(str(line).rstrip("\r\n"))
+        count += 1
+        if len(block) >= _REDACT_BLOCK:
+            flush()
+
     try:
         async with asyncio.timeout(timeout):
             result: Any = collector.logs(start, end)
             if hasattr(result, "__aiter__"):
                 async for line in result:
-                    out.write(redactor.text(str(line).rstrip("\r\n")) + "\n")
-                    count += 1
+                    take(line)
             else:
                 lines = await result if inspect.isawaitable(result) else result
                 for line in lines:
-                    out.write(redactor.text(str(line).rstrip("\r\n")) + "\n")
-                    count += 1
+                    take(line)
+        flush()
     except Exception as error:  # a failing source must not stop the export
+        flush()
         reason = redactor.text(_sentence(error))
         if count:
             return count, f"logs incomplete after {count} lines: {reason}"
@@ -853,7 +875,8 @@ async def export_incident_async(
         archive = out / f"{incident.id}.tar.gz"
         _replace_folder(staging, folder)
         partial = archive.with_name(archive.name + ".partial")
-        with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
+        # the fastest gzip level: logs still shrink several-fold, in a third of the time
+        with tarfile.open(partial, "w:gz", compresslevel=1) as tar:
             for name in (*BUNDLE_FILES, "manifest.json"):
                 tar.add(folder / name, arcname=f"{incident.id}/{name}")
         os.replace(partial, archive)

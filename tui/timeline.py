@@ -331,14 +331,19 @@ class Redactor:
             return mask(value)
         return match.group(0)
 
+    def needs_masking(self, value: str) -> bool:
+        """Whether the text might hold a secret (a known value, or a word that precedes or
+        starts a credential); False means :meth:`text` would return it unchanged."""
+        self._regex()  # brings the registered secrets up to date
+        return _TRIGGER.search(value.lower()) is not None or (
+            bool(self._known) and any(s in value for s in self._known)
+        )
+
     def text(self, value: str) -> str:
         """The text with every secret in it masked."""
-        pattern = self._regex()  # also brings the registered secrets up to date
-        if _TRIGGER.search(value.lower()) is None and not (
-            self._known and any(s in value for s in self._known)
-        ):
+        if not self.needs_masking(value):
             return value
-        return pattern.sub(self._replace, value)
+        return self._regex().sub(self._replace, value)
 
     def data(self, value: Any, key: str | None = None) -> Any:
         """Nested dicts, lists and strings with secrets masked; a string under a key that

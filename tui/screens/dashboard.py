@@ -22,6 +22,7 @@ from textual.widgets import Input, Static, Tab, Tabs
 from tui.decision import Readings, evaluate, ranked_remediations
 from tui.errors import ConfigError, IncidentTuiError
 from tui.incident import Incident
+from tui.runbook import Runbook
 from tui.screens.actions import ACT_BINDINGS, IncidentActions
 from tui.settings import Settings
 from tui.signals import Health, LogLine, MetricReading, PodState, SourceFault, VendorStatus
@@ -165,8 +166,10 @@ class DashboardScreen(IncidentActions, Screen[None]):
         if self.journal is not None and not self.read_only:
             self.set_interval(0.5, self.follow_journal)
         if self.live:
-            # after the first frame: the backends' clients are not needed to draw it
-            self.call_after_refresh(self.start_sources)
+            # after the first frame: the backends' clients are not needed to draw it. The
+            # first refresh after mount happens while the app still holds its start-up
+            # batch (nothing reaches the terminal), so wait for the one after it
+            self.call_after_refresh(self.call_after_refresh, self.start_sources)
 
     def on_resize(self) -> None:
         self._layout_for(self.app.size.width, self.app.size.height)
@@ -404,11 +407,16 @@ class DashboardScreen(IncidentActions, Screen[None]):
 
     # ---------------------------------------------------------------- sources
 
-    def start_sources(self) -> None:
-        from tui.sources.hub import Sources
-
-        if self._sources is None:  # a remediation may have opened them already
-            self._sources = Sources(self.settings, self.runbook)
+    @work(group="start-sources", exclusive=True, exit_on_error=False)
+    async def start_sources(self) -> None:
+        # the clients' modules (httpx, the Prometheus client) and their TLS contexts take a
+        # fifth of a second to load: they load in a thread, so the first frame and the
+        # first keys are not held back
+        sources = await asyncio.to_thread(_new_sources, self.settings, self.runbook)
+        if self._sources is None:  # a remediation may have opened them meanwhile
+            self._sources = sources
+        else:
+            await sources.close()
         self.poll_status()
         self.poll_metrics()
         self.set_interval(
@@ -628,6 +636,12 @@ class DashboardScreen(IncidentActions, Screen[None]):
 
 def _escape(text: str) -> str:
     return text.replace("[", r"\[")
+
+
+def _new_sources(settings: Settings, runbook: Runbook) -> Any:
+    from tui.sources.hub import Sources
+
+    return Sources(settings, runbook)
 
 
 def _settle_heap() -> None:
