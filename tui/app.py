@@ -59,21 +59,33 @@ class IncidentApp(App[None]):
 
     # ---------------------------------------------------------------- start
 
-    def on_mount(self) -> None:
+    def get_default_screen(self) -> Screen[Any]:
+        # an incident given at launch is the first screen itself: composed and laid out
+        # once, instead of a blank screen first and the dashboard pushed over it
         if self.incident is not None:
-            self.show_dashboard(self.incident, self.journal)
-        else:
+            return self._dashboard(self.incident, self.journal)
+        return super().get_default_screen()
+
+    def on_mount(self) -> None:
+        if self.incident is None:
             from tui.screens.start import StartScreen
 
             self.push_screen(StartScreen(self.launch.catalog, self.settings))
 
     def show_dashboard(self, incident: Incident, journal: Journal | None) -> None:
+        screen = self._dashboard(incident, journal)
+        if isinstance(self.screen, Screen) and self.screen.id == "start":
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def _dashboard(self, incident: Incident, journal: Journal | None) -> Screen[Any]:
         from tui.screens.dashboard import DashboardScreen
 
         self.incident = incident
         self.journal = journal
         self.sub_title = f"{incident.id} · {incident.runbook.title}"
-        screen = DashboardScreen(
+        return DashboardScreen(
             incident,
             journal,
             self.settings,
@@ -83,10 +95,6 @@ class IncidentApp(App[None]):
             live=self.launch.live,
             clock=self.clock,
         )
-        if isinstance(self.screen, Screen) and self.screen.id == "start":
-            self.switch_screen(screen)
-        else:
-            self.push_screen(screen)
 
     def declare(self, runbook: Runbook, severity: str, title: str, impact: str | None) -> None:
         """Open a new incident from the picker and record its declaration."""
