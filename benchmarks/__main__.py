@@ -7,6 +7,7 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks, not numbers")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=10.0,
+        help="seconds to wait before each run, so the previous run's processes are gone and "
+        "the memory it freed is back with the system (default: 10)",
+    )
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name not in BENCHMARKS]
     if unknown:
@@ -108,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         for number in range(max(1, args.runs)):
             print(f"… {name} (run {number + 1}/{max(1, args.runs)})", file=sys.stderr, flush=True)
+            if results or runs:
+                time.sleep(0 if args.quick else args.pause)
             runs.append(run_one(name, args.quick, args.timeout))
         results[name] = combine(runs)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
