@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,6 @@ __all__ = [
     "Result",
     "SandboxProcess",
     "cockpit",
-    "incident_tui",
     "kubectl_binary",
     "median",
     "rss_kib",
@@ -74,14 +72,6 @@ def rss_kib(pid: int | str = "self") -> int:
     return 0
 
 
-def incident_tui() -> list[str]:
-    """The `incident-tui` console script of this environment."""
-    script = Path(sys.executable).parent / "incident-tui"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from tui.cli import main; main()"]
-
-
 def kubectl_binary() -> str | None:
     found = shutil.which("kubectl")
     if found:
@@ -93,7 +83,7 @@ def kubectl_binary() -> str | None:
 class SandboxProcess:
     """A running `incident-tui sandbox` subprocess."""
 
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[bytes]
     endpoints: dict[str, Any]
     config: Path
     folder: Path
@@ -151,48 +141,21 @@ class SandboxProcess:
 def sandbox_process(
     scenario: str = "clay-healthy", *, flood: float = 0.0, quiet_others: bool = True
 ) -> Iterator[SandboxProcess]:
-    """`incident-tui sandbox --flood N --write-config PATH` in its own process (so it does
-    not share the measured process's core or GIL); stopped with SIGTERM at the end."""
+    """`incident-tui sandbox --flood N` in its own process (the demo's launcher), so it
+    does not share the measured process's core or GIL; stopped at the end."""
+    from tui.sandbox.processes import start_sandbox, stop
+
     folder = Path(tempfile.mkdtemp(prefix="incident-bench-"))
-    config = folder / "config.toml"
-    errors = (folder / "sandbox.err").open("w+")
-    process = subprocess.Popen(
-        [
-            *incident_tui(),
-            "sandbox",
-            "--scenario",
-            scenario,
-            "--flood",
-            str(flood),
-            "--seed",
-            "7",
-            "--write-config",
-            str(config),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=errors,
-        text=True,
+    process, endpoints, config = start_sandbox(
+        folder, scenario, ["--flood", str(flood), "--seed", "7"]
     )
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line:
-            process.wait()
-            errors.seek(0)
-            raise RuntimeError(f"the sandbox did not start: {errors.read()}")
-        handle = SandboxProcess(process, json.loads(line), config, folder)
+        handle = SandboxProcess(process, endpoints, config, folder)
         if quiet_others:
             handle.quiet_other_vendors()
         yield handle
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        errors.close()
+        stop(process, 15)
         shutil.rmtree(folder, ignore_errors=True)
 
 

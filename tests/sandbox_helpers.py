@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tui.sandbox.processes import free_port, start_sandbox, stop
 from tui.sandbox.server import Endpoints, Sandbox
 
 __all__ = [
@@ -72,12 +72,6 @@ def need_binary(name: str) -> str:
     if CI:
         pytest.fail(f"{name} is required (CI=true) but is not installed")
     pytest.skip(f"{name} is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def incident_tui_command() -> list[str]:
@@ -257,7 +251,7 @@ class SyncSandboxHandle:
     endpoints: Endpoints
     sandbox: Sandbox | None = None
     loop: asyncio.AbstractEventLoop | None = None
-    process: subprocess.Popen[str] | None = None
+    process: subprocess.Popen[Any] | None = None
 
     @property
     def kubeconfig(self) -> str:
@@ -336,33 +330,15 @@ def sandbox_thread(
 def sandbox_process(
     scenario: str = "clay-healthy", *args: str, speed: float = 1.0
 ) -> Iterator[SyncSandboxHandle]:
-    """The real `incident-tui sandbox` process; stopped with SIGTERM at the end."""
-    with tempfile.TemporaryFile(mode="w+") as errors:
-        process = subprocess.Popen(
-            [
-                *incident_tui_command(),
-                *("sandbox", "--scenario", scenario, "--speed", str(speed), *args),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
+    """The real `incident-tui sandbox` process (the demo's launcher); stopped at the end."""
+    with tempfile.TemporaryDirectory(prefix="incident-sandbox-") as folder:
+        process, endpoints, _config = start_sandbox(
+            Path(folder), scenario, ["--speed", str(speed), *args]
         )
         try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            if not line:
-                process.wait()
-                errors.seek(0)
-                raise AssertionError(f"the sandbox did not start: {errors.read()}")
-            yield SyncSandboxHandle(Endpoints.from_json(json.loads(line)), process=process)
+            yield SyncSandboxHandle(Endpoints.from_json(endpoints), process=process)
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop(process, 15)
 
 
 # --------------------------------------------------------------------------- prometheus

@@ -722,17 +722,8 @@ async def _write_logs(
                     take(line)
             else:
                 lines = await result if inspect.isawaitable(result) else result
-                if isinstance(lines, list):
-                    for first in range(0, len(lines), _REDACT_BLOCK):
-                        block.extend(
-                            str(line).rstrip("\r\n")
-                            for line in lines[first : first + _REDACT_BLOCK]
-                        )
-                        count += len(block)
-                        flush()
-                else:
-                    for line in lines:
-                        take(line)
+                for line in lines:
+                    take(line)
         flush()
     except Exception as error:  # a failing source must not stop the export
         flush()

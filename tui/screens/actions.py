@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     )
     from tui.settings import Settings
     from tui.signals import Health, MetricReading, VendorStatus
+    from tui.sources.hub import Sources
     from tui.timeline import Journal
     from widgets.checklist import ChecklistView
     from widgets.decision_tree import DecisionTreeView
@@ -538,19 +539,28 @@ class IncidentActions(_Base):
         finally:
             self._remediation_busy = False
 
+    async def open_sources(self) -> Sources:
+        """The dashboard's backend clients, built once. Their modules (httpx, the Prometheus
+        client) and TLS contexts take a fifth of a second to load: that happens in a thread,
+        so the screen keeps drawing and answering keys meanwhile."""
+        if self._sources is None:
+            sources = await asyncio.to_thread(_new_sources, self.settings, self.runbook)
+            if self._sources is None:
+                self._sources = sources
+            else:  # built by another caller meanwhile
+                await sources.close()
+        return self._sources
+
     async def remediation_runner(self) -> RemediationRunner:
         """A runner on the dashboard's Kubernetes connection (opened on first use)."""
         from tui.remediation import RemediationRunner
 
-        if self._sources is None:
-            from tui.sources.hub import Sources
-
-            self._sources = Sources(self.settings, self.runbook)
-        conn = await self._sources.open_kube()
+        sources = await self.open_sources()
+        conn = await sources.open_kube()
         return RemediationRunner(
             conn,
             self.runbook,
-            http=self._sources.http,
+            http=sources.http,
             verify_timeout=self.remediation_verify_timeout,
             poll_interval=self.remediation_poll_interval,
         )
@@ -968,3 +978,9 @@ def _holds(value: float | str, predicate: Predicate) -> bool | None:
     except (TypeError, ValueError):
         return None
     return {">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}.get(op)
+
+
+def _new_sources(settings: Settings, runbook: Runbook) -> Sources:
+    from tui.sources.hub import Sources
+
+    return Sources(settings, runbook)

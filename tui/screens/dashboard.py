@@ -22,7 +22,6 @@ from textual.widgets import Input, Static, Tab, Tabs
 from tui.decision import Readings, evaluate, ranked_remediations
 from tui.errors import ConfigError, IncidentTuiError
 from tui.incident import Incident
-from tui.runbook import Runbook
 from tui.screens.actions import ACT_BINDINGS, IncidentActions
 from tui.settings import Settings
 from tui.signals import Health, LogLine, MetricReading, PodState, SourceFault, VendorStatus
@@ -409,14 +408,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
 
     @work(group="start-sources", exclusive=True, exit_on_error=False)
     async def start_sources(self) -> None:
-        # the clients' modules (httpx, the Prometheus client) and their TLS contexts take a
-        # fifth of a second to load: they load in a thread, so the first frame and the
-        # first keys are not held back
-        sources = await asyncio.to_thread(_new_sources, self.settings, self.runbook)
-        if self._sources is None:  # a remediation may have opened them meanwhile
-            self._sources = sources
-        else:
-            await sources.close()
+        await self.open_sources()
         self.poll_status()
         self.poll_metrics()
         self.set_interval(
@@ -636,12 +628,6 @@ class DashboardScreen(IncidentActions, Screen[None]):
 
 def _escape(text: str) -> str:
     return text.replace("[", r"\[")
-
-
-def _new_sources(settings: Settings, runbook: Runbook) -> Any:
-    from tui.sources.hub import Sources
-
-    return Sources(settings, runbook)
 
 
 def _settle_heap() -> None:
