@@ -4,7 +4,7 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-test
 
-.PHONY: demo test test-all lint format screenshots bench install clean
+.PHONY: bytecode demo test test-all lint format screenshots bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-demo: $(STAMP)
+# pip compiles an installed wheel, not an editable install, and Python writes no bytecode
+# of its own where PYTHONDONTWRITEBYTECODE is set: without this the app would compile its
+# source on every start
+bytecode: $(STAMP)
+	$(BIN)/python -m compileall -q tui widgets runbooks
+
+demo: bytecode
 	$(BIN)/incident-tui demo
 
 lint: $(STAMP)

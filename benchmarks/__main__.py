@@ -91,6 +91,20 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     )
 
 
+def _merged(out: Path, results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The file's earlier results of the benchmarks not run this time, then this run's: a
+    run of some of them does not wipe out the others."""
+    try:
+        earlier = json.loads(out.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        earlier = {}
+    if not isinstance(earlier, dict):
+        earlier = {}
+    kept = {name: earlier[name] for name in BENCHMARKS if name in earlier and name not in results}
+    ordered = {**kept, **results}
+    return {name: ordered[name] for name in BENCHMARKS if name in ordered}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument(
@@ -120,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0 if args.quick else args.pause)
             runs.append(run_one(name, args.quick, args.timeout))
         results[name] = combine(runs)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    args.out.write_text(json.dumps(_merged(args.out, results), indent=2) + "\n", encoding="utf-8")
     print(table(results))
     # a target not met is a finding, not a failure of the run; a benchmark that could not
     # measure is

@@ -39,11 +39,18 @@ def test_each_benchmark_measures_in_a_tiny_size(name: str) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
-    _well_formed(json.loads(line.removeprefix("RESULT ")))
+    result = json.loads(line.removeprefix("RESULT "))
+    _well_formed(result)
+    if name == "startup":  # the floor: the bare app once settings and runbooks are validated
+        floor, bare = result["details"]["floor_ms"], result["baseline"]
+        assert floor > 0 and result["details"]["floor_ratio"] == pytest.approx(floor / bare, 0.01)
 
 
 def test_the_runner_writes_results_json_and_a_table(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
+    earlier = {"value": 1.0, "unit": "%", "baseline": None, "ratio": None}
+    earlier |= {"target": "< 3%", "met": True, "details": {}}
+    out.write_text(json.dumps({"idle": earlier, "export": {}, "retired": earlier}))
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "export", "--quick", "--out", str(out)],
         cwd=ROOT,
@@ -53,7 +60,9 @@ def test_the_runner_writes_results_json_and_a_table(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(out.read_text())
-    assert list(results) == ["export"]
+    # this run's export replaces the earlier one; idle, not run, is kept
+    assert list(results) == ["export", "idle"]
+    assert results["idle"] == earlier
     _well_formed(results["export"])
     assert "export" in done.stdout and "target" in done.stdout
 
