@@ -47,7 +47,8 @@ def _failed(reason: str) -> dict[str, Any]:
 
 
 def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the median value, with every run's value kept in ``details``."""
+    """The run with the median value, with every run's value (and ratio) kept in
+    ``details``."""
     measured = [r for r in runs if r["value"] is not None]
     if not measured:
         return runs[-1]
@@ -55,6 +56,8 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
     chosen = dict(measured[len(measured) // 2])
     if len(runs) > 1:
         chosen["details"] = {**chosen["details"], "runs": [r["value"] for r in runs]}
+        if chosen["ratio"] is not None:
+            chosen["details"]["run_ratios"] = [r["ratio"] for r in runs]
     return chosen
 
 

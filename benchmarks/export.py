@@ -117,7 +117,7 @@ def run(quick: bool = False) -> Result:
         details={
             "events": events,
             "log_lines": lines,
-            "runs": runs,
+            "rounds": runs,
             "all_s": [round(t, 3) for t in times],
         },
     )

@@ -132,7 +132,7 @@ def run(quick: bool = False) -> Result:
         target=f"ratio <= {TARGET}",
         met=ratio <= TARGET,
         details={
-            "runs": runs,
+            "rounds": runs,
             "floor_ms": round(median(floor) * 1000, 1),
             "floor_ratio": round(median(floor) / baseline, 3),
         },
