@@ -110,6 +110,11 @@ async def test_suggested_remediation_cancel_then_confirm_with_y(
             assert writes(sb) == before, "Escape changed the cluster"
             assert (await env_of(sb)).get("RATE_LIMIT_MODE") != "queue"
             assert not recorded(app, "remediation_applied")
+            # the record says the dry-run plan was turned down, not that it is pending
+            (dry,) = recorded(app, "remediation_dry_run")
+            (cancelled,) = recorded(app, "remediation_cancelled")
+            assert cancelled.details["run"] == dry.details["run"]
+            assert cancelled.summary.endswith(": nothing applied"), cancelled.summary
 
             await enter_on_suggestion()
             await wait_until(

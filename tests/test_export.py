@@ -291,6 +291,20 @@ def test_clay_postmortem_follows_its_template():
     )
 
 
+def test_a_cancelled_remediation_is_listed_as_cancelled():
+    incident = clay_rate_limited()
+    restart = incident.runbook.remediation("restart-pods").title
+    incident.record_remediation("restart-pods", "planned")
+    incident.record_remediation("restart-pods", "dry_run", result="1 change")
+    incident.record_remediation("restart-pods", "cancelled", result="nothing applied")
+    text = render_postmortem(incident)
+    assert markdown_problems(text) == []
+    record = text.split("### Remediations", 1)[1]
+    assert f"- **{restart}** (restart production/clay-integration): cancelled" in record
+    assert re.search(r"^  - \d\d:\d\d cancelled: nothing applied$", record, flags=re.M)
+    assert f"Remediation cancelled: {restart}: nothing applied" in text  # on the timeline
+
+
 def test_clerk_postmortem_lists_its_fields_in_a_summary_section():
     text = render_postmortem(clerk_auth_outage())
     assert text.startswith("# Incident Report: Sign-ins failing: Clerk auth outage\n")

@@ -56,6 +56,7 @@ async def test_key_spam_on_a_destructive_confirmation_applies_nothing_and_escape
             await wait_until(lambda: app.screen is not confirm, 10, 0.05, "Enter on Cancel")
             await settle(app)
             assert writes(sb) == before and not recorded(app, "applied")
+            assert len(recorded(app, "cancelled")) == 1
 
             confirm = await open_confirm(app, "rotate-api-key")
             await preview(confirm, "sk_live_fresh_key_for_spam_0001")
@@ -83,6 +84,7 @@ async def test_key_spam_on_a_destructive_confirmation_applies_nothing_and_escape
             await settle(app)
             assert writes(sb) == before
             assert not recorded(app, "applied")
+            assert [e.details["run"] for e in recorded(app, "cancelled")] == [1, 2]
             assert app._exception is None
 
 

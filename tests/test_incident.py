@@ -420,6 +420,27 @@ def test_planning_again_starts_a_new_run_and_failures_say_why(incident):
     assert runs[0].steps[-1].details["error"] == "403 Forbidden: cannot patch deployments"
 
 
+def test_a_cancelled_run_ends_there_and_is_not_the_current_action(incident, recorder):
+    for stage in ("planned", "dry_run", "applied", "verified"):
+        incident.record_remediation("enable_queue", stage)
+    incident.record_remediation("undo", "planned")
+    incident.record_remediation("undo", "dry_run")
+    incident.record_remediation("undo", "cancelled", result="nothing applied")
+    assert [(r.remediation, r.stage) for r in incident.remediations] == [
+        ("enable_queue", "verified"),
+        ("undo", "cancelled"),
+    ]
+    assert recorder.kinds()[-1] == "remediation_cancelled"
+    assert recorder.events[-1].summary.startswith("Remediation cancelled: ")
+    assert recorder.events[-1].summary.endswith(": nothing applied")
+    # the status update says what is being done: the queueing, not the one turned down
+    values = incident.comms_values(START)
+    assert values["current_action"].startswith("Remediation verified: Enable request queueing")
+    # and the record rebuilds the same runs
+    rebuilt = Incident.from_events(incident.runbook, recorder.events)
+    assert [r.stage for r in rebuilt.remediations] == ["verified", "cancelled"]
+
+
 def test_an_unknown_remediation_stage_is_refused(incident):
     with pytest.raises(IncidentError, match="not a remediation stage"):
         incident.record_remediation("undo", "exploded")  # type: ignore[arg-type]

@@ -258,6 +258,7 @@ _TIMELINE_SKIP = ("pinned", "unpinned", "export")
 _STAGE = {
     "planned": "planned",
     "dry_run": "dry run passed",
+    "cancelled": "cancelled",
     "applied": "applied",
     "verified": "verified",
     "failed": "failed",

@@ -93,7 +93,9 @@ Status = Literal["investigating", "identified", "mitigated", "monitoring", "reso
 STATUSES: tuple[str, ...] = get_args(Status)
 _MITIGATED = ("mitigated", "monitoring", "resolved")
 
-RemediationStage = Literal["planned", "dry_run", "applied", "verified", "failed", "reverted"]
+RemediationStage = Literal[
+    "planned", "dry_run", "cancelled", "applied", "verified", "failed", "reverted"
+]
 REMEDIATION_STAGES: tuple[str, ...] = get_args(RemediationStage)
 
 Recorder = Callable[[Event], "Event | None"]
@@ -359,6 +361,7 @@ def describe_remediation(runbook: Runbook, remediation_id: str) -> tuple[str, st
 _STAGE_WORDS = {
     "planned": "planned",
     "dry_run": "dry run passed",
+    "cancelled": "cancelled",
     "applied": "applied",
     "verified": "verified",
     "failed": "failed",
@@ -777,9 +780,10 @@ class Incident:
         error: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> Event:
-        """Record a stage of a remediation: planned, dry_run (passed), applied, verified,
-        failed (``error`` says why) or reverted. ``planned`` starts a new run; the other
-        stages continue the latest run of that remediation. ``result`` is a few words on
+        """Record a stage of a remediation: planned, dry_run (passed), cancelled (the
+        responder did not apply it), applied, verified, failed (``error`` says why) or
+        reverted. ``planned`` starts a new run; the other stages continue the latest run of
+        that remediation. ``result`` is a few words on
         the outcome (``3/3 pods Ready``)."""
         self._require_declared()
         if stage not in REMEDIATION_STAGES:
@@ -858,9 +862,10 @@ class Incident:
         """The values of the communication templates' ``{placeholders}``."""
         due = self.next_update_due()
         current = "Investigating"
-        if self.remediations:
-            last = self.remediations[-1]
-            current = last.steps[-1].summary
+        # a remediation the responder decided against is not what is being done
+        going = [r for r in self.remediations if r.stage != "cancelled"]
+        if going:
+            current = going[-1].steps[-1].summary
         elapsed = self.elapsed(now) if self.declared_at else timedelta(0)
         return {
             "severity": self.severity,
@@ -1216,6 +1221,7 @@ class Incident:
 
     _on_remediation_planned = _on_remediation
     _on_remediation_dry_run = _on_remediation
+    _on_remediation_cancelled = _on_remediation
     _on_remediation_applied = _on_remediation
     _on_remediation_verified = _on_remediation
     _on_remediation_failed = _on_remediation

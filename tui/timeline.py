@@ -75,6 +75,7 @@ EventKind = Literal[
     "checklist_item_unchecked",
     "remediation_planned",
     "remediation_dry_run",
+    "remediation_cancelled",
     "remediation_applied",
     "remediation_verified",
     "remediation_failed",

@@ -574,9 +574,10 @@ class IncidentActions(_Base):
 
         runner: RemediationRunner | None = None
         rid = remediation.id
+        started = False  # a run of it was planned from this confirmation
 
         async def prepare(params: dict[str, str], secret: str | None) -> Preview:
-            nonlocal runner
+            nonlocal runner, started
             if secret:
                 self._register_secret(secret)
             try:
@@ -592,6 +593,7 @@ class IncidentActions(_Base):
             self.incident.record_remediation(
                 rid, "planned", details={"target": plan.target, "params": shown}
             )
+            started = True
             try:
                 dry = await runner.dry_run(plan)
             except RemediationError as error:
@@ -611,12 +613,21 @@ class IncidentActions(_Base):
             ConfirmScreen(remediation, self.runbook.service.deployment, prepare)
         )
         if plan is None or runner is None:
+            if started:
+                self._record_cancel(rid)
             return False
         _applied, ok = await self._apply_and_follow(runner, plan, rid)
         if ok and checklist_key is not None:
             with contextlib.suppress(IncidentTuiError):
                 self.incident.check(checklist_key)
         return ok
+
+    def _record_cancel(self, rid: str) -> None:
+        """The responder closed the confirmation: a run it had planned (and dry-run) ends
+        there, in the record too, instead of looking as if it were still to be applied."""
+        run = self.incident.remediation_run(rid)
+        if run is not None and run.stage in ("planned", "dry_run"):
+            self.incident.record_remediation(rid, "cancelled", result="nothing applied")
 
     def _register_secret(self, value: str) -> None:
         register_secret(value)
