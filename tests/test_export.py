@@ -305,6 +305,16 @@ def test_a_cancelled_remediation_is_listed_as_cancelled():
     assert f"Remediation cancelled: {restart}: nothing applied" in text  # on the timeline
 
 
+def test_the_decision_path_says_whether_a_person_confirmed_or_overrode_the_signals():
+    incident = clay_rate_limited()
+    evidence = {"signal": "rate_limited", "value": 37.0, "threshold": 5.0, "op": ">"}
+    incident.answer("api-errors", True, **evidence)  # the live answer was also yes
+    incident.answer("vendor-incident", True)  # the live answer was no
+    path = render_postmortem(incident).split("### Decision Path", 1)[1]
+    assert re.search(r"\*\*Yes\*\*, by hand, confirming the live signals: rate_limited", path)
+    assert "**Yes**, overriding the live signals (" in path
+
+
 def test_clerk_postmortem_lists_its_fields_in_a_summary_section():
     text = render_postmortem(clerk_auth_outage())
     assert text.startswith("# Incident Report: Sign-ins failing: Clerk auth outage\n")

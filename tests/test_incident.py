@@ -333,7 +333,28 @@ def test_a_person_overrides_the_live_answer_and_the_signals_do_not_undo_it(incid
     assert recorder.kinds()[1:] == ["decision_answered", "decision_answered"]
     assert recorder.events[2].details["how"] == "override"
     assert recorder.events[2].details["previous"] == "no"
+    assert recorder.events[2].details["live_answer"] == "no"
+    assert "(overriding the live answer)" in recorder.events[2].summary
     assert incident.decisions["vendor_down"].answer is True
+    assert incident.decisions["vendor_down"].live_answer is False
+
+
+def test_a_person_agreeing_with_the_live_answer_is_not_said_to_override_it(incident, recorder):
+    evidence = {"signal": "vendor.indicator", "value": "none", "threshold": ["major", "critical"]}
+    incident.answer("vendor_down", False, live=True, op="in", **evidence)
+    # y/n on a question the signals answered pins the answer as the person's
+    incident.answer("vendor_down", False, op="in", **evidence)
+    confirmed = recorder.events[-1]
+    assert confirmed.details["how"] == "override"
+    assert confirmed.details["live_answer"] == "no"
+    assert "confirming the live answer; vendor.indicator" in confirmed.summary
+    assert "overriding" not in confirmed.summary
+    # with no live answer on record there is nothing to confirm or override
+    incident.answer("rate_limited_q", True)
+    assert recorder.events[-1].details["live_answer"] is None
+    rebuilt = Incident.from_events(incident.runbook, recorder.events)
+    assert rebuilt.decisions["vendor_down"].live_answer is False
+    assert rebuilt.decisions["vendor_down"].how == "override"
 
 
 def test_the_decision_path_follows_the_answers_to_a_conclusion(incident):

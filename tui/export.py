@@ -554,11 +554,13 @@ class _Postmortem:
             return f"{self.md(node.question or '')} _(not answered)_"
         answer = step.answer
         word = "Yes" if answer.answer else "No"
-        how = {
-            "live": "live from the signals",
-            "override": "overriding the live signals",
-            "manual": "by hand",
-        }[answer.how]
+        if answer.how == "override" and answer.live_answer is not None:
+            agrees = answer.live_answer == answer.answer
+            how = (
+                "by hand, confirming the live signals" if agrees else "overriding the live signals"
+            )
+        else:
+            how = "live from the signals" if answer.how == "live" else "by hand"
         evidence = evidence_text(
             answer.signal,
             answer.value,

@@ -37,7 +37,8 @@ Event details, per kind (every value JSON-ready; times are the event's own ``tim
 - ``pod_restarts_seen``: pod, restarts, previous, reason
 - ``source_fault``: backend, fault, message, hint; ``source_recovered``: backend, fault, down_for
 - ``decision_answered``: node, question, answer (``yes``/``no``), how (``live``,
-  ``override`` of a live answer, ``manual``), signal, value, threshold, op, previous
+  ``override`` of a live answer, ``manual``), signal, value, threshold, op, previous,
+  live_answer (for ``override``: the live answer on record then, or null)
 - ``checklist_item_checked`` / ``_unchecked``: key, checklist, label, text
 - ``remediation_*``: remediation, title, kind, action, run, result, error, plus the caller's
 - ``comms_copied`` / ``comms_posted``: channel, destination, title, text
@@ -158,6 +159,9 @@ class DecisionAnswer:
     actor: str
     at: datetime
     event_id: str
+    live_answer: bool | None = None
+    """For ``override``: what the signals answered when the person did (None: no answer
+    from them was on record)."""
 
     @property
     def live(self) -> bool:
@@ -356,6 +360,13 @@ def describe_remediation(runbook: Runbook, remediation_id: str) -> tuple[str, st
     elif remediation.kind == "manual":
         action = "by hand"
     return remediation.title, kind, action
+
+
+def _override_words(answer: bool, live_answer: bool | None) -> str:
+    """How a person's answer to a question the signals can answer stands to theirs."""
+    if live_answer is None:
+        return "by hand"
+    return "confirming the live answer" if live_answer == answer else "overriding the live answer"
 
 
 _STAGE_WORDS = {
@@ -681,10 +692,12 @@ class Incident:
         word = "Yes" if answer else "No"
         summary = f"Decision: {node.question} {word}"
         evidence = evidence_text(signal, value, threshold, op, self.unit_of(signal))
+        live_answer = previous.answer if previous is not None and previous.live else None
         if how == "live":
             summary += f" (live: {evidence})" if evidence else " (live)"
         elif how == "override":
-            summary += " (overriding the live answer" + (f"; {evidence})" if evidence else ")")
+            summary += " (" + _override_words(answer, live_answer)
+            summary += f"; {evidence})" if evidence else ")"
         elif evidence:
             summary += f" ({evidence})"
         details = {
@@ -697,6 +710,7 @@ class Incident:
             "threshold": threshold,
             "op": op,
             "previous": None if previous is None else ("yes" if previous.answer else "no"),
+            "live_answer": None if live_answer is None else ("yes" if live_answer else "no"),
         }
         return self._emit("decision_answered", summary, details)
 
@@ -1200,6 +1214,7 @@ class Incident:
             actor=event.actor,
             at=event.time,
             event_id=event.id,
+            live_answer=None if d.get("live_answer") is None else d.get("live_answer") == "yes",
         )
 
     def _on_remediation(self, event: Event) -> None:
