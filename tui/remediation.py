@@ -38,7 +38,6 @@ from tui.runbook import (
 )
 from tui.sources.base import hint_text
 from tui.sources.kube import KubeConnection
-from tui.timeline import mask
 
 __all__ = [
     "ApplyResult",
@@ -53,6 +52,13 @@ __all__ = [
 
 RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+
+
+def mask(value: str | None) -> str:
+    """A secret as the responder may see it: never the value, only that there is one."""
+    if not value:
+        return "(empty)"
+    return "•" * 8
 
 
 @dataclass(frozen=True)

@@ -274,9 +274,7 @@ _TRIGGER = re.compile("|".join(re.escape(t) for t in _TRIGGERS))
 
 
 def mask(value: str) -> str:
-    """``••••0001``: at most the last 4 characters of a secret, and only of a long one.
-    The one rule for secrets wherever they are shown or written: the confirmation's diff,
-    the journal, the export and its bundle."""
+    """``••••0001``: at most the last 4 characters of a secret, and only of a long one."""
     return MASK + value[-4:] if len(value) >= 12 else MASK
 
 
