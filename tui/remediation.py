@@ -55,7 +55,12 @@ REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 
 
 def mask(value: str | None) -> str:
-    """A secret as the responder may see it: never the value, only that there is one."""
+    """A secret as the responder may see it: never the value, only that there is one.
+
+    Stricter than :func:`tui.timeline.mask` (which keeps the last 4 characters of a long
+    value to tell keys apart in logs they already appear in): the confirmation's diff shows
+    the cluster's current key, which has never left it, and a new one the prompt promises
+    is never shown, and the dry run's changes are recorded."""
     if not value:
         return "(empty)"
     return "•" * 8
