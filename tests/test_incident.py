@@ -357,6 +357,36 @@ def test_a_person_agreeing_with_the_live_answer_is_not_said_to_override_it(incid
     assert rebuilt.decisions["vendor_down"].how == "override"
 
 
+def test_the_live_answer_is_remembered_across_a_persons_answers(incident, recorder):
+    evidence = {"signal": "vendor.indicator", "value": "none", "threshold": ["major", "critical"]}
+    incident.answer("vendor_down", False, live=True, op="in", **evidence)
+    words = []
+    for answer in (True, False, True):
+        incident.answer("vendor_down", answer, op="in", **evidence)
+        words.append(recorder.events[-1].summary.split(" (", 1)[1].split(";", 1)[0])
+    assert words == [
+        "overriding the live answer",
+        "confirming the live answer",
+        "overriding the live answer",
+    ]
+    assert [e.details["live_answer"] for e in recorder.events[-3:]] == ["no"] * 3
+
+
+def test_a_record_from_before_live_answer_was_kept_reads_it_from_the_answers_before(
+    incident, recorder
+):
+    incident.answer("vendor_down", False, live=True)
+    incident.answer("vendor_down", False)
+    incident.answer("vendor_down", True)
+    older = []
+    for event in recorder.events:
+        details = {k: v for k, v in event.details.items() if k != "live_answer"}
+        older.append(event.model_copy(update={"details": details}))
+    rebuilt = Incident.from_events(incident.runbook, older)
+    assert rebuilt.decisions["vendor_down"].how == "override"
+    assert rebuilt.decisions["vendor_down"].live_answer is False
+
+
 def test_the_decision_path_follows_the_answers_to_a_conclusion(incident):
     assert [s.node.id for s in incident.decision_path()] == ["vendor_down"]
     incident.answer("vendor_down", False)

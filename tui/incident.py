@@ -362,6 +362,14 @@ def describe_remediation(runbook: Runbook, remediation_id: str) -> tuple[str, st
     return remediation.title, kind, action
 
 
+def _live_answer_on_record(previous: DecisionAnswer | None) -> bool | None:
+    """What the signals last answered to a question: its live answer, or, once a person
+    answered it (live answers stop being recorded then), what they answered before."""
+    if previous is None:
+        return None
+    return previous.answer if previous.live else previous.live_answer
+
+
 def _override_words(answer: bool, live_answer: bool | None) -> str:
     """How a person's answer to a question the signals can answer stands to theirs."""
     if live_answer is None:
@@ -692,7 +700,7 @@ class Incident:
         word = "Yes" if answer else "No"
         summary = f"Decision: {node.question} {word}"
         evidence = evidence_text(signal, value, threshold, op, self.unit_of(signal))
-        live_answer = previous.answer if previous is not None and previous.live else None
+        live_answer = _live_answer_on_record(previous)
         if how == "live":
             summary += f" (live: {evidence})" if evidence else " (live)"
         elif how == "override":
@@ -1202,6 +1210,10 @@ class Incident:
     def _on_decision_answered(self, event: Event) -> None:
         d = event.details
         node = str(d.get("node"))
+        if "live_answer" in d:
+            live_answer = None if d["live_answer"] is None else d["live_answer"] == "yes"
+        else:  # recorded before the event kept it; the answers before it say what it was
+            live_answer = _live_answer_on_record(self.decisions.get(node))
         self.decisions[node] = DecisionAnswer(
             node=node,
             question=str(d.get("question", "")),
@@ -1214,7 +1226,7 @@ class Incident:
             actor=event.actor,
             at=event.time,
             event_id=event.id,
-            live_answer=None if d.get("live_answer") is None else d.get("live_answer") == "yes",
+            live_answer=live_answer,
         )
 
     def _on_remediation(self, event: Event) -> None:
