@@ -5,6 +5,7 @@ and a verify that runs out of time leaves a clear record while the app keeps run
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,32 @@ async def test_a_second_trigger_while_applying_does_not_apply_twice(
             assert len(recorded(app, "applied")) == 1
             env_writes = writes(sb) - before
             assert env_writes == 1, f"{env_writes} writes for one remediation"
+            assert app._exception is None
+
+
+async def test_escape_while_the_dry_run_is_out_cancels_the_run_and_nothing_follows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_sandbox("clay-rate-limited") as sb:
+        app = cockpit(sb, tmp_path, monkeypatch)
+        async with app.run_test(size=(120, 40)):
+            confirm = await open_confirm(app, "enable-queueing")
+            await preview(confirm)  # the Kubernetes connection is open from here on
+            press(app, "escape")
+            await wait_until(lambda: app.screen is not confirm, 10, 0.05, "Escape to cancel")
+            # each Kubernetes answer now takes 0.8 s (the app waits up to 1 s)
+            await sb.set_fault("kubernetes", "slow", delay=0.8)
+            before = writes(sb)
+            confirm = await open_confirm(app, "enable-queueing")
+            await wait_until(lambda: len(recorded(app, "planned")) == 2, 10, 0.02, "the plan")
+            assert confirm.preview is None, "the dry run was not slowed"
+            press(app, "escape")
+            await wait_until(lambda: app.screen is not confirm, 10, 0.05, "Escape to cancel")
+            await asyncio.sleep(3)  # the dry run's answers would all be in by now
+            await sb.clear_faults()
+            run = [e for e in app.journal.load().events if e.details.get("run") == 2]  # type: ignore[union-attr]
+            assert [e.kind for e in run] == ["remediation_planned", "remediation_cancelled"]
+            assert writes(sb) == before
             assert app._exception is None
 
 

@@ -575,6 +575,7 @@ class IncidentActions(_Base):
         runner: RemediationRunner | None = None
         rid = remediation.id
         started = False  # a run of it was planned from this confirmation
+        closed = False  # the confirmation is gone: a late dry run records nothing more
 
         async def prepare(params: dict[str, str], secret: str | None) -> Preview:
             nonlocal runner, started
@@ -584,6 +585,8 @@ class IncidentActions(_Base):
                 runner = await self.remediation_runner()
             except IncidentTuiError as error:
                 return Preview(error=_sentence(error))
+            if closed:
+                return Preview()
             try:
                 plan = runner.plan(remediation, params)
             except RemediationError as error:
@@ -597,8 +600,12 @@ class IncidentActions(_Base):
             try:
                 dry = await runner.dry_run(plan)
             except RemediationError as error:
+                if closed:
+                    return Preview()
                 self._record_failure(rid, error, "dry run")
                 return Preview(plan, None, _split_hint(error), error.hint or remediation.hint)
+            if closed:
+                return Preview()
             changes = [str(c) for c in dry.changes]
             self.incident.record_remediation(
                 rid,
@@ -612,6 +619,7 @@ class IncidentActions(_Base):
         plan = await self.app.push_screen_wait(
             ConfirmScreen(remediation, self.runbook.service.deployment, prepare)
         )
+        closed = True
         if plan is None or runner is None:
             if started:
                 self._record_cancel(rid)
