@@ -37,7 +37,7 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 test-all: lint
-	$(BIN)/python -m pytest -q -m "slow or not slow" --timeout 1800
+	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 screenshots: $(STAMP)
 	$(BIN)/python -m tui.screenshots screenshots

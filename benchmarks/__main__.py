@@ -115,7 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--runs", type=int, default=1, help="runs of each; the median is kept")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks, not numbers")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"where to write the JSON (default: {RESULTS.relative_to(ROOT)}; with --quick, "
+        "nowhere, so tiny-size numbers never mix with real ones)",
+    )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
     parser.add_argument(
         "--pause",
@@ -137,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0 if args.quick else args.pause)
             runs.append(run_one(name, args.quick, args.timeout))
         results[name] = combine(runs)
-    args.out.write_text(json.dumps(_merged(args.out, results), indent=2) + "\n", encoding="utf-8")
+    out = args.out if args.out is not None or args.quick else RESULTS
+    if out is not None:
+        out.write_text(json.dumps(_merged(out, results), indent=2) + "\n", encoding="utf-8")
     print(table(results))
     # a target not met is a finding, not a failure of the run; a benchmark that could not
     # measure is

@@ -67,6 +67,21 @@ def test_the_runner_writes_results_json_and_a_table(tmp_path: Path) -> None:
     assert "export" in done.stdout and "target" in done.stdout
 
 
+def test_a_quick_run_leaves_the_real_results_alone() -> None:
+    results = ROOT / "benchmarks" / "results.json"
+    before = results.read_bytes() if results.exists() else None
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "export", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "export" in done.stdout
+    assert (results.read_bytes() if results.exists() else None) == before
+
+
 def test_the_runner_names_an_unknown_benchmark() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "warp-speed"],
