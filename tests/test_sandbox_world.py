@@ -378,7 +378,17 @@ def _seqs(lines: list[str]) -> list[int]:
 
 async def test_pod_logs_are_complete_readable_and_secret_free() -> None:
     async with running_sandbox("clay-rate-limited", speed=50) as sb:
+
+        def text_warnings() -> bool:
+            # every 4th line is JSON, so a few 429s can all be JSON lines: wait for a text one
+            return any(
+                line.split(" ")[1] in ("WARN", "ERROR")
+                for pod in ready_pods(sb, "clay-integration")
+                for line in log_lines(sb, pod)
+            )
+
         await wait_until(lambda: counter(sb, "clay_errors_total", "429") >= 3, 30)
+        await wait_until(text_warnings, 30)
         pods = ready_pods(sb, "clay-integration")
         everything: list[str] = []
         for pod in pods:
