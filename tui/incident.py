@@ -160,8 +160,8 @@ class DecisionAnswer:
     at: datetime
     event_id: str
     live_answer: bool | None = None
-    """For ``override``: what the signals answered when the person did (None: no answer
-    from them was on record)."""
+    """For ``override``: the signals' last answer on record when the person answered
+    (None: there was none)."""
 
     @property
     def live(self) -> bool:
@@ -371,7 +371,7 @@ def _live_answer_on_record(previous: DecisionAnswer | None) -> bool | None:
 
 
 def _override_words(answer: bool, live_answer: bool | None) -> str:
-    """How a person's answer to a question the signals can answer stands to theirs."""
+    """How a person's answer stands to the signals' last answer on record."""
     if live_answer is None:
         return "by hand"
     return "confirming the live answer" if live_answer == answer else "overriding the live answer"
@@ -805,8 +805,7 @@ class Incident:
         """Record a stage of a remediation: planned, dry_run (passed), cancelled (the
         responder did not apply it), applied, verified, failed (``error`` says why) or
         reverted. ``planned`` starts a new run; the other stages continue the latest run of
-        that remediation. ``result`` is a few words on
-        the outcome (``3/3 pods Ready``)."""
+        that remediation. ``result`` is a few words on the outcome (``3/3 pods Ready``)."""
         self._require_declared()
         if stage not in REMEDIATION_STAGES:
             raise IncidentError(
