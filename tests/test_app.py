@@ -198,6 +198,9 @@ async def test_a_note_from_another_terminal_shows_within_a_second(tmp_path: Path
         app, journal = live_app(sb, tmp_path)
         async with app.run_test(size=(120, 40)) as pilot:
             timeline = app.screen.query_one(TimelineView)
+            # measure the follow alone, not the app's start-up competing with it
+            screen = dashboard(app)
+            await wait_until(lambda: screen.vendor is not None, 30, 0.1, "first readings")
             process = await asyncio.create_subprocess_exec(
                 *incident_tui_command(),
                 "note",

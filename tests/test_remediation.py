@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from sandbox_helpers import running_sandbox
+from sandbox_helpers import running_sandbox, wait_until
 
 from tui.errors import RemediationError
 from tui.remediation import RemediationRunner
@@ -93,8 +93,13 @@ async def test_restart_undo_pause_resume_scale_and_set_image(tmp_path: Path) -> 
             assert any("restartedAt" in c.field for c in dry.changes)
             applied = await runner.apply(restart)
             assert (await runner.verify(restart)).ok
-            after = await sb.kubectl("get", "pods", "-l", "app=clay-integration", "-o", "name")
-            assert not pods_before & {n.removeprefix("pod/") for n in after.stdout.split()}
+
+            async def old_pods_gone() -> bool:
+                # a stopped pod leaves the list a moment after the rollout counts it gone
+                listed = await sb.kubectl("get", "pods", "-l", "app=clay-integration", "-o", "name")
+                return not pods_before & {n.removeprefix("pod/") for n in listed.stdout.split()}
+
+            await wait_until(old_pods_gone, 10, 0.1, "the old pods to leave the list")
             history = await sb.kubectl("rollout", "history", DEPLOYMENT)
             assert "2" in history.stdout
 

@@ -186,8 +186,9 @@ async def test_pause_holds_a_template_change_until_resume(sandbox: KubeSandbox) 
     await wait_for(paused_and_observed, what="the pause to be observed")
     assert cluster.deployment(NAMESPACE, DEPLOYMENT)["status"].get("updatedReplicas", 0) == 0
     assert {p["metadata"]["name"] for p in cluster.pods(NAMESPACE, SELECTOR)} == before
+    # long enough for kubectl to start and print on a busy machine; the pause still holds
     stalled = await kubectl(
-        sandbox, "rollout", "status", f"deployment/{DEPLOYMENT}", "--timeout=1s"
+        sandbox, "rollout", "status", f"deployment/{DEPLOYMENT}", "--timeout=3s"
     )
     assert stalled.code != 0 and "0 out of 3 new replicas" in stalled.out
 
