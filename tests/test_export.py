@@ -311,8 +311,8 @@ def test_the_decision_path_says_whether_a_person_confirmed_or_overrode_the_signa
     incident.answer("api-errors", True, **evidence)  # the live answer was also yes
     incident.answer("vendor-incident", True)  # the live answer was no
     path = render_postmortem(incident).split("### Decision Path", 1)[1]
-    assert re.search(r"\*\*Yes\*\*, by hand, confirming the live signals: rate_limited", path)
-    assert "**Yes**, overriding the live signals (" in path
+    assert re.search(r"\*\*Yes\*\*, confirming the live answer: rate_limited", path)
+    assert "**Yes**, overriding the live answer (" in path
 
 
 def test_clerk_postmortem_lists_its_fields_in_a_summary_section():

@@ -352,6 +352,7 @@ def test_a_person_agreeing_with_the_live_answer_is_not_said_to_override_it(incid
     # with no live answer on record there is nothing to confirm or override
     incident.answer("rate_limited_q", True)
     assert recorder.events[-1].details["live_answer"] is None
+    assert recorder.events[-1].summary.endswith("Yes (by hand)")
     rebuilt = Incident.from_events(incident.runbook, recorder.events)
     assert rebuilt.decisions["vendor_down"].live_answer is False
     assert rebuilt.decisions["vendor_down"].how == "override"

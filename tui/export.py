@@ -554,13 +554,7 @@ class _Postmortem:
             return f"{self.md(node.question or '')} _(not answered)_"
         answer = step.answer
         word = "Yes" if answer.answer else "No"
-        if answer.how == "override" and answer.live_answer is not None:
-            agrees = answer.live_answer == answer.answer
-            how = (
-                "by hand, confirming the live signals" if agrees else "overriding the live signals"
-            )
-        else:
-            how = "live from the signals" if answer.how == "live" else "by hand"
+        how = answer.how_words
         evidence = evidence_text(
             answer.signal,
             answer.value,

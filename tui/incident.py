@@ -88,6 +88,7 @@ __all__ = [
     "checklist_entries",
     "evidence_text",
     "find_checklist_entry",
+    "override_words",
 ]
 
 Status = Literal["investigating", "identified", "mitigated", "monitoring", "resolved"]
@@ -166,6 +167,15 @@ class DecisionAnswer:
     @property
     def live(self) -> bool:
         return self.how == "live"
+
+    @property
+    def how_words(self) -> str:
+        """How it was answered, as the timeline and the postmortem say it."""
+        if self.how == "live":
+            return "live from the signals"
+        if self.how == "override":
+            return override_words(self.answer, self.live_answer)
+        return "by hand"
 
 
 @dataclass(frozen=True)
@@ -370,7 +380,7 @@ def _live_answer_on_record(previous: DecisionAnswer | None) -> bool | None:
     return previous.answer if previous.live else previous.live_answer
 
 
-def _override_words(answer: bool, live_answer: bool | None) -> str:
+def override_words(answer: bool, live_answer: bool | None) -> str:
     """How a person's answer stands to the signals' last answer on record."""
     if live_answer is None:
         return "by hand"
@@ -704,7 +714,7 @@ class Incident:
         if how == "live":
             summary += f" (live: {evidence})" if evidence else " (live)"
         elif how == "override":
-            summary += " (" + _override_words(answer, live_answer)
+            summary += " (" + override_words(answer, live_answer)
             summary += f"; {evidence})" if evidence else ")"
         elif evidence:
             summary += f" ({evidence})"
