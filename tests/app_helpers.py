@@ -164,6 +164,14 @@ def press(app: IncidentApp, key: str, character: str | None = None) -> None:
     app.post_message(events.Key(key, character))
 
 
+async def close(
+    app: IncidentApp, screen: object, key: str = "escape", character: str | None = None
+) -> None:
+    """Press ``key`` (Escape unless told) and wait until ``screen`` is gone from view."""
+    press(app, key, character)
+    await wait_until(lambda: app.screen is not screen, 10, 0.05, f"{key} to close {screen}")
+
+
 async def settle(app: IncidentApp) -> None:
     """Let the app handle what was posted (a bounded wait for the queue to drain)."""
     marker: list[bool] = []

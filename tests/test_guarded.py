@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from app_helpers import (
+    close,
     cockpit,
     dashboard_of,
     events_of,
@@ -53,8 +54,7 @@ async def test_key_spam_on_a_destructive_confirmation_applies_nothing_and_escape
             await settle(app)
             assert app.screen is confirm, "a stray key closed the confirmation"
             # focus starts on Cancel, so Enter there is the safe choice: it cancels
-            press(app, "enter", "\r")
-            await wait_until(lambda: app.screen is not confirm, 10, 0.05, "Enter on Cancel")
+            await close(app, confirm, "enter", "\r")
             await settle(app)
             assert writes(sb) == before and not recorded(app, "applied")
             assert len(recorded(app, "cancelled")) == 1
@@ -80,8 +80,7 @@ async def test_key_spam_on_a_destructive_confirmation_applies_nothing_and_escape
                 assert app.screen is confirm, f"{wrong!r} closed the confirmation"
                 assert confirm.query_one("#apply", Button).disabled, f"{wrong!r} enabled Apply"
             assert writes(sb) == before, "key spam changed the cluster"
-            press(app, "escape")
-            await wait_until(lambda: app.screen is not confirm, 10, 0.05, "Escape to cancel")
+            await close(app, confirm)
             await settle(app)
             assert writes(sb) == before
             assert not recorded(app, "applied")
@@ -122,16 +121,14 @@ async def test_escape_while_the_dry_run_is_out_cancels_the_run_and_nothing_follo
         async with app.run_test(size=(120, 40)):
             confirm = await open_confirm(app, "enable-queueing")
             await preview(confirm)  # the Kubernetes connection is open from here on
-            press(app, "escape")
-            await wait_until(lambda: app.screen is not confirm, 10, 0.05, "Escape to cancel")
+            await close(app, confirm)
             # each Kubernetes answer now takes 0.8 s (the app waits up to 1 s)
             await sb.set_fault("kubernetes", "slow", delay=0.8)
             before = writes(sb)
             confirm = await open_confirm(app, "enable-queueing")
             await wait_until(lambda: len(recorded(app, "planned")) == 2, 10, 0.02, "the plan")
             assert confirm.preview is None, "the dry run was not slowed"
-            press(app, "escape")
-            await wait_until(lambda: app.screen is not confirm, 10, 0.05, "Escape to cancel")
+            await close(app, confirm)
             await asyncio.sleep(3)  # the dry run's answers would all be in by now
             await sb.clear_faults()
             run = [e for e in app.journal.load().events if e.details.get("run") == 2]  # type: ignore[union-attr]
@@ -152,8 +149,7 @@ async def test_a_rollout_in_progress_is_said_before_anything_applies(
             body = static_text(confirm.query_one("#confirm-body", Static))
             assert "rollout is already in progress" in body, body
             assert writes(sb) == before, "the preview changed the cluster"
-            press(app, "escape")
-            await wait_until(lambda: app.screen is not confirm, 10, 0.05, "Escape to cancel")
+            await close(app, confirm)
 
 
 async def test_a_forbidden_change_shows_and_records_the_escalation_hint(
@@ -175,8 +171,7 @@ async def test_a_forbidden_change_shows_and_records_the_escalation_hint(
             press(app, "y", "y")
             await settle(app)
             assert writes(sb) == before, "y applied a refused change"
-            press(app, "escape")
-            await wait_until(lambda: app.screen is not confirm, 10, 0.05, "Escape to close")
+            await close(app, confirm)
             assert app._exception is None
 
 

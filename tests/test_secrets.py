@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import cockpit, dashboard_of, events_of, open_confirm, press, preview, settle
+from app_helpers import (
+    close,
+    cockpit,
+    dashboard_of,
+    events_of,
+    open_confirm,
+    press,
+    preview,
+    settle,
+)
 from sandbox_helpers import running_sandbox, wait_until
 from textual.widgets import Input
 
@@ -104,8 +113,7 @@ async def test_rotating_the_key_leaves_no_trace_of_either_value(
             assert events_of(journal, "remediation_verified"), events_of(
                 journal, "remediation_failed"
             )
-            press(app, "escape")
-            await wait_until(lambda: app.screen is not run, 10, 0.05, "the run to close")
+            await close(app, run)
             dashboard.action_goto_pane("timeline")
             await settle(app)
             shoot("timeline")
