@@ -284,7 +284,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
     def refresh_decision(self) -> None:
         readings = self.readings()
         overrides = {
-            node: answer.value
+            node: answer.answer
             for node, answer in self.incident.decisions.items()
             if not answer.live
         }

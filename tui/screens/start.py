@@ -68,13 +68,13 @@ class StartScreen(Screen[None]):
                 table.add_columns("id", "severity", "status", "runbook", "title", "age")
                 for summary in self.open:
                     table.add_row(
-                        summary.incident_id,
+                        summary.id,
                         summary.severity,
                         summary.status,
                         summary.runbook,
                         summary.title,
                         _age(summary),
-                        key=summary.incident_id,
+                        key=summary.id,
                     )
                 yield table
             yield Label("1. Runbook", classes="heading")
