@@ -42,6 +42,7 @@ __all__ = [
     "pane_text",
     "press",
     "preview",
+    "screen_lines",
     "screen_text",
     "settle",
     "static_text",
@@ -211,3 +212,15 @@ async def preview(confirm: ConfirmScreen, secret: str | None = None) -> None:
             confirm.query_one("#secret-value", Input).value = secret
         confirm.query_one("#preview", Button).press()
     await wait_until(lambda: confirm.preview is not None, 30, 0.05, "the dry run")
+
+
+def screen_lines(app: Any) -> list[str]:
+    """Every row of the screen as the terminal is sent it, Textual's own cursor moves left
+    out: what a person reads, control characters included if any got through."""
+    update = app.screen._compositor.render_full_update()
+    rows = []
+    for line in update.strips:
+        rows.append(
+            "".join(segment.text for strip in line for segment in strip if not segment.control)
+        )
+    return rows

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from app_helpers import screen_lines
 from sandbox_helpers import wait_until
 from test_comms import offline_app
+from textual.app import App, ComposeResult
 
 from tui.app import IncidentApp, Launch
 from tui.incident import Incident
 from tui.runbook import discover_runbooks
 from tui.screens.dashboard import DashboardScreen
 from tui.settings import load_settings
+from tui.signals import LogLine
 from tui.timeline import Journal, new_incident_id
 from widgets.decision_tree import DecisionTreeView
+from widgets.log_view import LogView
 
 CATALOG = discover_runbooks()
 
@@ -33,9 +38,7 @@ def _declare(title: str = "x") -> str:
     incident_id = new_incident_id(runbook.id)
     journal = Journal.create(incident_id)
     journal.save_runbook(runbook)
-    Incident.declare(
-        runbook, incident_id=incident_id, title=title, severity="P2", recorder=journal
-    )
+    Incident.declare(runbook, incident_id=incident_id, title=title, severity="P2", recorder=journal)
     return incident_id
 
 
@@ -79,3 +82,62 @@ async def test_answering_no_sends_the_tree_down_the_no_branch(
         tree.move_cursor(tree.top)
         await pilot.press("y")
         await wait_until(lambda: path_nodes()[1:2] == ["vendor-incident"], 5, 0.05, "yes")
+
+
+# --------------------------------------------------------------------------- 2, 4: log pane
+
+
+class LogHarness(App[None]):
+    def compose(self) -> ComposeResult:
+        yield LogView(max_lines=10_000, strip_prefix="clay-integration-", id="logs")
+
+
+ERRORS = re.compile(r"(?i)\b(error|429)\b")
+
+
+def _line(text: str, pod: str = "clay-integration-7d9f8c6b5-x2k4q") -> LogLine:
+    return LogLine.parse(pod, "app", None, text, ERRORS)
+
+
+def _view_rows(app: App[None], view: LogView) -> list[str]:
+    """The rows the terminal shows inside the log view, without its scrollbar."""
+    region = view.scrollable_content_region
+    rows = screen_lines(app)
+    return [rows[y][region.x : region.right] for y in range(region.y, region.bottom)]
+
+
+NESTED = "INFO starting with CLAY_API_URL=" + '{"a":' + "[" * 3000
+
+
+async def test_a_deeply_nested_json_line_shows_plain_in_json_mode() -> None:
+    app = LogHarness()
+    async with app.run_test(size=(100, 20)) as pilot:
+        view = app.query_one(LogView)
+        view.focus()
+        view.write_lines([_line(NESTED), _line("after the nested line")])
+        await pilot.press("J")  # a line already there
+        await pilot.pause()
+        assert view.pretty_json
+        view.write_lines([_line(NESTED), _line("still tailing")])  # lines arriving in JSON mode
+        await pilot.pause()
+        assert view.total == 4
+        shown = "\n".join(_view_rows(app, view))
+        assert "still tailing" in shown
+        assert 'CLAY_API_URL={"a":[[[' in shown
+        await pilot.press("w")
+        await pilot.pause()
+        assert "still tailing" in "\n".join(_view_rows(app, view))
+
+
+async def test_wrapped_lines_keep_every_character_at_the_wrap_points() -> None:
+    text = "CLAY_API_URL=https://api.clay.com request_id=" + "0123456789abcdef" * 12
+    app = LogHarness()
+    async with app.run_test(size=(50, 20)) as pilot:
+        view = app.query_one(LogView)
+        view.focus()
+        view.write_lines([_line(text)])
+        await pilot.press("w")
+        await pilot.pause()
+        rows = [row for row in _view_rows(app, view) if row.strip()]
+        assert len(rows) > 3
+        assert "".join(rows).rstrip() == "x2k4q " + text

@@ -23,13 +23,14 @@ from hypothesis import strategies as st
 from textual.app import App, ComposeResult
 
 from tui.errors import ConfigError, RunbookError, SourceError, SourceMalformed
+from tui.inert import inert
 from tui.runbook import load_runbook
 from tui.settings import Settings, load_settings
 from tui.signals import Component, Health, LogLine, PodState, VendorStatus
 from tui.sources.kube import parse_pod, parse_timestamp
 from tui.sources.prometheus import _parse_matrix, parse_vector
 from tui.sources.statuspage import StatusPageSource, parse_health, parse_summary
-from widgets.log_view import LogView, inert
+from widgets.log_view import LogView
 
 QUICK = settings(
     max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None

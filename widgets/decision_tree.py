@@ -14,8 +14,8 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from tui.decision import Answer, DecisionPath
+from tui.inert import inert
 from tui.runbook import DecisionNode, Runbook
-from widgets.log_view import inert
 from widgets.steady_tree import SteadyTree
 
 __all__ = ["DecisionTreeView", "Step"]

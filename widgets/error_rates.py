@@ -14,9 +14,9 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from tui.inert import inert
 from tui.signals import MetricReading, SourceFault, compare, format_value
 from widgets.fault import GREEN, RED, YELLOW, fault_text
-from widgets.log_view import inert
 
 __all__ = ["LEVEL_STYLES", "ErrorRatesPane", "SignalRow", "reading_content", "sparkline"]
 

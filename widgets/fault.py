@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from rich.style import Style
 from rich.text import Text
 
+from tui.inert import inert
 from tui.signals import SourceFault
-from widgets.log_view import inert
 
 __all__ = [
     "BACKEND_NAMES",

@@ -10,8 +10,8 @@ from textual.content import Content
 from textual.geometry import Size
 from textual.widget import Widget
 
+from tui.inert import inert
 from widgets.fault import ORANGE, RED
-from widgets.log_view import inert
 
 __all__ = ["SEVERITY_STYLES", "HeaderState", "IncidentHeader", "hms", "mmss"]
 

@@ -24,19 +24,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
+from tui.inert import inert
 from tui.signals import LogLine
 
-__all__ = ["LogView", "inert"]
-
-_CONTROL = {c: 0x2400 + c for c in range(0x20) if c != 0x09}
-_CONTROL[0x7F] = 0x2421
-_CONTROL.update({c: 0xFFFD for c in range(0x80, 0xA0)})
-
-
-def inert(text: str) -> str:
-    """Terminal control characters shown as visible symbols (ESC as ␛), never executed."""
-    return text.translate(_CONTROL).expandtabs(4)
-
+__all__ = ["LogView"]
 
 _POD_COLOURS = (
     "#5fafff",
@@ -320,13 +311,20 @@ class LogView(ScrollView, can_focus=True):
             if pretty is not None:
                 if not self.wrap:
                     return pretty.count("\n") + 1
-                width = max(1, self.size.width - 1)
+                width = self._wrap_width
                 prefix = self._prefix_width(line)
-                return sum(max(1, -(-(prefix + cell_len(p)) // width)) for p in pretty.split("\n"))
+                return sum(
+                    max(1, -(-(prefix + cell_len(inert(p))) // width)) for p in pretty.split("\n")
+                )
         if self.wrap:
-            width = max(1, self.size.width - 1)
-            return max(1, -(-self._line_width(line) // width))
+            return max(1, -(-self._line_width(line) // self._wrap_width))
         return 1
+
+    @property
+    def _wrap_width(self) -> int:
+        """Columns a wrapped row may take: the pane less its scrollbar (``size`` counts
+        the scrollbar's columns too, and a row cut there loses what is under it)."""
+        return max(1, self.scrollable_content_region.width)
 
     def _rebuild_layout(self) -> None:
         if not self._variable_rows:
@@ -450,7 +448,8 @@ class LogView(ScrollView, can_focus=True):
         return width
 
     def _line_width(self, line: LogLine) -> int:
-        return self._prefix_width(line) + cell_len(line.text)
+        # measured as shown: a control character takes no cell raw, and one as its symbol
+        return self._prefix_width(line) + cell_len(inert(line.text))
 
     def _prefix(self, line: LogLine) -> Text:
         label = self._pod_label(line.pod)
@@ -516,7 +515,7 @@ class LogView(ScrollView, can_focus=True):
         else:
             index = bisect_right(self._starts, row) - 1
             seq, sub = self._seq_at(index), row - self._starts[index]
-        strips = self._render_strips(seq, max(1, width - 1) if self.wrap else 0)
+        strips = self._render_strips(seq, self._wrap_width if self.wrap else 0)
         strip = strips[sub] if sub < len(strips) else Strip.blank(width)
         if not self.wrap:
             strip = strip.crop(scroll_x, scroll_x + width)
@@ -543,10 +542,11 @@ def _pretty(text: str) -> str | None:
         return None
     try:
         data = json.loads(text[start:])
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
+        if not isinstance(data, dict):
+            return None
+        body = json.dumps(data, indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        # not JSON, or nested deeper than Python parses: shown as the plain line it is
         return None
     head = text[:start].rstrip()
-    body = json.dumps(data, indent=2, ensure_ascii=False)
     return f"{head}\n{body}" if head else body

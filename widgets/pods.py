@@ -15,9 +15,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
+from tui.inert import inert
 from tui.signals import PodState, SourceFault, human_duration
 from widgets.fault import GREEN, MAGENTA, RED, YELLOW, fault_text
-from widgets.log_view import inert
 
 __all__ = ["COLUMNS", "PodGrid", "PodTable", "k8s_age", "pod_status", "status_style"]
 

@@ -14,9 +14,9 @@ from textual.reactive import reactive
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from tui.inert import inert
 from tui.timeline import Event
 from widgets.fault import BLUE, CYAN, GREEN, MAGENTA, RED, YELLOW
-from widgets.log_view import inert
 
 __all__ = ["KIND_TAGS", "TimelineView", "event_tag"]
 

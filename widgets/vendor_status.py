@@ -11,9 +11,9 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from tui.inert import inert
 from tui.signals import Health, SourceFault, VendorStatus
 from widgets.fault import GREEN, MAGENTA, RED, YELLOW, ago, clock, fault_text
-from widgets.log_view import inert
 
 __all__ = ["VendorStatusPane", "health_content", "indicator_style", "vendor_content"]
 
