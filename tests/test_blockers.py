@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from app_helpers import screen_lines
-from sandbox_helpers import wait_until
+from rich.console import Console
+from rich.text import Text
+from sandbox_helpers import incident_tui_command, running_sandbox, wait_until
 from test_comms import offline_app
 from textual.app import App, ComposeResult
 
+from runbooks import BUNDLED_DIR
 from tui.app import IncidentApp, Launch
 from tui.incident import Incident
+from tui.inert import CONTROL_CHARACTERS, Inert
 from tui.runbook import discover_runbooks
 from tui.screens.dashboard import DashboardScreen
 from tui.settings import load_settings
@@ -141,3 +148,102 @@ async def test_wrapped_lines_keep_every_character_at_the_wrap_points() -> None:
         rows = [row for row in _view_rows(app, view) if row.strip()]
         assert len(rows) > 3
         assert "".join(rows).rstrip() == "x2k4q " + text
+
+
+# --------------------------------------------------------------------------- 3, 8: CLI output
+
+HOSTILE = "error \x1b]0;pwned\x07 \x1b]52;c;cHduZWQ=\x07 \x1b[2J \u202egnp.exe"
+"""A title, a clipboard write, a screen clear and a right-to-left override."""
+SHOWN = "error ␛]0;pwned␇ ␛]52;c;cHduZWQ=␇ ␛[2J ⟨U+202E⟩gnp.exe"
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*incident_tui_command(), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "250", **(env or {})},
+        check=False,
+    )
+
+
+def _assert_inert(output: str) -> None:
+    leaked = sorted({f"U+{ord(c):04X}" for c in output if c in CONTROL_CHARACTERS})
+    assert not leaked, f"control characters reached the terminal: {leaked}"
+
+
+async def test_triage_prints_a_pod_log_line_with_escapes_inert(tmp_path: Path) -> None:
+    async with running_sandbox("clay-healthy", speed=20) as sb:
+        result = await sb.kubectl(
+            "set", "env", "deployment/clay-integration", f"CLAY_API_URL={HOSTILE}"
+        )
+        assert result.returncode == 0, result.stderr
+        config = sb.sandbox.write_config(tmp_path / "config.toml")
+
+        async def shown() -> str | None:
+            run = await asyncio.to_thread(
+                _cli, "--config", str(config), "triage", "--runbook", "clay"
+            )
+            return run.stdout if "pwned" in run.stdout else None
+
+        out = await wait_until(shown, 90, 0.5, "triage to show the new pods' start-up line")
+        _assert_inert(out)
+        assert SHOWN in out
+
+
+def _user_runbook(folder: Path) -> Path:
+    source = (BUNDLED_DIR / "clay.yaml").read_text(encoding="utf-8")
+    text = source.replace("id: clay\n", "id: clay-hostile\n", 1).replace(
+        "title: Clay Incident Runbook\n",
+        'title: "Clay \\e]0;pwned\\a runbook \\u202eevil"\n',
+        1,
+    )
+    text = text.replace("links:\n", "links:\n  - title: Related runbook named by title alone\n", 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "clay-hostile.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_runbooks_show_prints_a_link_without_url_and_escapes_inert(tmp_path: Path) -> None:
+    folder = tmp_path / "books"
+    _user_runbook(folder)
+    run = _cli("--runbooks", str(folder), "runbooks", "show", "clay-hostile")
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    _assert_inert(run.stdout)
+    assert "Related runbook named by title alone" in run.stdout
+    assert "␛]0;pwned␇ runbook ⟨U+202E⟩evil" in run.stdout
+    listed = _cli("--runbooks", str(folder), "runbooks", "list")
+    _assert_inert(listed.stdout)
+    assert "␛]0;pwned␇" in listed.stdout
+
+
+def test_a_color_terminal_gets_rich_styles_but_none_of_the_data_escapes() -> None:
+    console = Console(force_terminal=True, color_system="truecolor", width=120, record=False)
+    with console.capture() as captured:
+        console.print(Inert(Text(HOSTILE, style="bold red")))
+    out = captured.get()
+    assert "\x1b[" in out  # Rich's own styling
+    assert "\x1b]" not in out and "\x1b[2J" not in out and "\u202e" not in out
+
+
+def test_replay_and_incidents_print_recorded_text_inert() -> None:
+    incident_id = _declare(HOSTILE)
+    note = _cli("note", incident_id, f"from the vendor: {HOSTILE}")
+    assert note.returncode == 0, note.stderr
+    replay = _cli("replay", incident_id, "--print")
+    assert replay.returncode == 0, replay.stderr
+    _assert_inert(replay.stdout)
+    assert f"from the vendor: {SHOWN}" in replay.stdout
+    listed = _cli("incidents")
+    _assert_inert(listed.stdout)
+    assert SHOWN in listed.stdout
+
+
+def test_an_error_quoting_what_was_typed_is_inert() -> None:
+    run = _cli("note", "clay-\x1b]52;c;eA==\x07", "text")
+    assert run.returncode == 2
+    _assert_inert(run.stderr)
+    assert "␛]52;c;eA==␇" in run.stderr

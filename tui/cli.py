@@ -10,6 +10,8 @@ import click
 
 from tui import __version__
 from tui.errors import IncidentTuiError
+from tui.inert import inert
+from tui.output import echo, show
 
 if TYPE_CHECKING:
     from tui.runbook import Catalog, Runbook
@@ -20,7 +22,7 @@ __all__ = ["main"]
 
 def fail(error: IncidentTuiError | str, code: int = 2) -> NoReturn:
     """Print one line to stderr and exit: how every user-caused error ends a command."""
-    click.echo(f"incident-tui: {error}", err=True)
+    echo(f"incident-tui: {error}", err=True)
     sys.exit(getattr(error, "exit_code", code) if not isinstance(error, str) else code)
 
 
@@ -175,7 +177,6 @@ def _catalog(ctx: click.Context) -> Catalog:
 @click.pass_context
 def runbooks_list(ctx: click.Context) -> None:
     """List every runbook: id, title and where it comes from."""
-    from rich.console import Console
     from rich.table import Table
 
     catalog = _catalog(ctx)
@@ -185,10 +186,10 @@ def runbooks_list(ctx: click.Context) -> None:
         where = "bundled" if source.origin == "bundled" else f"user file {source.path}"
         if source.replaces is not None:
             where += f" (replaces {source.replaces})"
-        table.add_row(runbook_id, source.runbook.title, where)
-    Console().print(table)
+        table.add_row(inert(runbook_id), inert(source.runbook.title), inert(where))
+    show(table)
     for problem in catalog.problems:
-        click.echo(f"incident-tui: skipped {problem}", err=True)
+        echo(f"incident-tui: skipped {problem}", err=True)
     if catalog.problems:
         sys.exit(2)
 
@@ -198,12 +199,10 @@ def runbooks_list(ctx: click.Context) -> None:
 @click.pass_context
 def runbooks_show(ctx: click.Context, runbook_id: str) -> None:
     """Show one runbook, readably."""
-    from rich.console import Console
-
     from tui.runbook_view import render_runbook
 
     book = _catalog(ctx).get(runbook_id)
-    Console().print(render_runbook(book))
+    show(render_runbook(book))
 
 
 @runbooks_group.command("validate")
@@ -220,8 +219,8 @@ def runbooks_validate(paths: tuple[Path, ...]) -> None:
         except RunbookError as error:
             failed = True
             for problem in error.problems:
-                click.echo(str(problem), err=True)
+                echo(str(problem), err=True)
             continue
-        click.echo(f"{path}: ok ({book.id}: {book.title})")
+        echo(f"{path}: ok ({book.id}: {book.title})")
     if failed:
         sys.exit(2)

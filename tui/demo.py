@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from tui.errors import IncidentTuiError
+from tui.output import echo
 
 __all__ = ["demo"]
 
@@ -53,7 +54,7 @@ def demo(ctx: click.Context, scenario: str, real_prometheus: bool, severity: str
     folder = Path(tempfile.mkdtemp(prefix="incident-tui-demo-"))
     process = None
     try:
-        click.echo(f"Starting the sandbox ({scenario})…", err=True)
+        echo(f"Starting the sandbox ({scenario})…", err=True)
         process, endpoints, config = start_sandbox(folder, scenario)
         obj = ctx.find_root().obj
         obj["config_path"] = config

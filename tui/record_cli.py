@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tui.errors import JournalError
+from tui.inert import inert
+from tui.output import echo
 
 if TYPE_CHECKING:
     from tui.incident import Incident
@@ -34,7 +36,7 @@ def _runbook_dirs(ctx: click.Context) -> tuple[Path, ...]:
 
 def _warn(warnings: list[JournalWarning]) -> None:
     for warning in warnings:
-        click.echo(f"incident-tui: warning: {warning}", err=True)
+        echo(f"incident-tui: warning: {warning}", err=True)
 
 
 @contextmanager
@@ -106,9 +108,9 @@ def declare(
     info = incident.severity_info()
     due = incident.response_due()
     limit = info.response_time_label or f"within {format_duration(info.response_time)}"
-    click.echo(f"Declared {level} incident on runbook {runbook.id}: {incident.title}")
-    click.echo(f"Response due by {_clock(due)} ({limit}); journal {journal.path}")
-    click.echo(incident_id)
+    echo(f"Declared {level} incident on runbook {runbook.id}: {incident.title}")
+    echo(f"Response due by {_clock(due)} ({limit}); journal {journal.path}")
+    echo(incident_id)
 
 
 @click.command("note")
@@ -120,7 +122,7 @@ def note(ctx: click.Context, incident_id: str, text: tuple[str, ...], pin: bool)
     """Write a note on an incident's timeline."""
     with _changing(ctx, incident_id) as incident:
         event = incident.note(" ".join(text), pin=pin)
-    click.echo(f"{incident.id}: noted at {event.time:%H:%M:%S} UTC" + (" (pinned)" if pin else ""))
+    echo(f"{incident.id}: noted at {event.time:%H:%M:%S} UTC" + (" (pinned)" if pin else ""))
 
 
 @click.command("severity")
@@ -134,12 +136,10 @@ def severity(ctx: click.Context, incident_id: str, level: str, reason: str | Non
         before = incident.severity
         event = incident.set_severity(level, reason=reason)
     if event is None:
-        click.echo(f"{incident.id} is already {incident.severity}.")
+        echo(f"{incident.id} is already {incident.severity}.")
         return
     due = incident.response_due()
-    click.echo(
-        f"{incident.id}: severity {before} -> {incident.severity}; response due by {_clock(due)}"
-    )
+    echo(f"{incident.id}: severity {before} -> {incident.severity}; response due by {_clock(due)}")
 
 
 @click.command("status")
@@ -153,9 +153,9 @@ def status(ctx: click.Context, incident_id: str, new_status: str, reason: str | 
         before = incident.status
         event = incident.set_status(new_status.strip().lower(), reason=reason)
     if event is None:
-        click.echo(f"{incident.id} is already {incident.status}.")
+        echo(f"{incident.id} is already {incident.status}.")
         return
-    click.echo(f"{incident.id}: status {before} -> {incident.status}")
+    echo(f"{incident.id}: status {before} -> {incident.status}")
 
 
 @click.command("resolve")
@@ -168,7 +168,7 @@ def resolve(ctx: click.Context, incident_id: str, summary: str) -> None:
         incident.resolve(summary)
     assert incident.declared_at is not None and incident.resolved_at is not None
     took = _span(incident.resolved_at - incident.declared_at)
-    click.echo(f"{incident.id}: resolved after {took}")
+    echo(f"{incident.id}: resolved after {took}")
 
 
 # --------------------------------------------------------------------------- reading
@@ -223,10 +223,10 @@ def export(ctx: click.Context, incident_id: str | None, out_dir: Path, pinned_on
     )
     journal.close()
     for line in result.notes:
-        click.echo(f"note: {line}", err=True)
-    click.echo(f"postmortem: {result.postmortem}")
-    click.echo(f"evidence:   {result.folder}")
-    click.echo(f"archive:    {result.archive}")
+        echo(f"note: {line}", err=True)
+    echo(f"postmortem: {result.postmortem}")
+    echo(f"evidence:   {result.folder}")
+    echo(f"archive:    {result.archive}")
 
 
 def _evidence(ctx: click.Context, runbook: Runbook) -> Any:
@@ -239,7 +239,7 @@ def _evidence(ctx: click.Context, runbook: Runbook) -> Any:
     try:
         settings = load_context_settings(ctx)
     except ConfigError as error:
-        click.echo(f"note: evidence not collected: {error}", err=True)
+        echo(f"note: evidence not collected: {error}", err=True)
         return None
     return Evidence(settings, runbook)
 
@@ -280,13 +280,13 @@ def replay(ctx: click.Context, incident_id: str, as_text: bool) -> None:
     )
     if start is None:
         raise JournalError(f"incident {journal.incident_id} has no events yet")
-    kind_width = max(len(e.kind) for e in events)
-    actor_width = max(len(e.actor) for e in events)
+    kind_width = max(len(inert(e.kind)) for e in events)
+    actor_width = max(len(inert(e.actor)) for e in events)
     for event in events:
-        text = event.summary
-        click.echo(
-            f"{_elapsed(event.time - start)}  {event.kind:<{kind_width}}  "
-            f"{event.actor:<{actor_width}}  {text}"
+        # one row per event: a newline inside a summary is shown, not obeyed
+        echo(
+            f"{_elapsed(event.time - start)}  {inert(event.kind):<{kind_width}}  "
+            f"{inert(event.actor):<{actor_width}}  {inert(event.summary)}"
         )
     _warn(loaded.warnings)
 
@@ -331,23 +331,15 @@ def incidents(only_open: bool) -> None:
 
     found = [s for s in list_incidents() if s.is_open or not only_open]
     if not found:
-        click.echo(f"No {'open ' if only_open else ''}incidents in {incidents_dir()}.")
+        echo(f"No {'open ' if only_open else ''}incidents in {incidents_dir()}.")
         return
     now = utcnow()
     rows = [("ID", "STATUS", "SEVERITY", "RUNBOOK", "TITLE", "AGE")]
     for summary in found:
         age = summary.age(now)
-        rows.append(
-            (
-                summary.id,
-                summary.status,
-                summary.severity,
-                summary.runbook,
-                summary.title,
-                _span(age) if age is not None else "?",
-            )
-        )
+        cells = (summary.id, summary.status, summary.severity, summary.runbook, summary.title)
+        rows.append((*(inert(cell) for cell in cells), _span(age) if age is not None else "?"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
-        click.echo("  ".join([*cells, row[-1]]).rstrip())
+        echo("  ".join([*cells, row[-1]]).rstrip())

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any, TypeVar, cast
 
+from pydantic import BaseModel
 from rich import box
 from rich.console import Group, RenderableType
 from rich.padding import Padding
@@ -15,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from tui.inert import inert_block
 from tui.runbook import (
     AllOf,
     AnyOf,
@@ -47,6 +50,7 @@ _LEVEL_STYLE = {"P1": "bold red", "P2": "bold yellow", "P3": "bold cyan", "P4": 
 
 def render_runbook(book: Runbook) -> RenderableType:
     """Every part of ``book`` as one rich renderable, in the order a responder reads it."""
+    book = _inert_copy(book)
     parts: list[RenderableType] = [_header(book)]
     sections: list[tuple[str, RenderableType | None]] = [
         ("Prerequisites", _bullets(book.prerequisites)),
@@ -73,6 +77,30 @@ def render_runbook(book: Runbook) -> RenderableType:
         parts.append(Rule(Text(title, style="bold"), align="left", style="dim"))
         parts.append(Padding(body, (0, 0, 1, 2)))
     return Group(*parts)
+
+
+_T = TypeVar("_T")
+
+
+def _inert_copy(value: _T) -> _T:
+    """``value`` with every string in it made inert, before Rich measures or prints it
+    (Rich drops a bell and keeps an escape; either would skew the layout or reach the
+    terminal)."""
+    copied: Any
+    if isinstance(value, str):
+        copied = inert_block(value)
+    elif isinstance(value, BaseModel):
+        fields = type(value).model_fields
+        copied = value.model_copy(
+            update={name: _inert_copy(getattr(value, name)) for name in fields}
+        )
+    elif isinstance(value, list | tuple):
+        copied = type(value)(_inert_copy(item) for item in value)
+    elif isinstance(value, dict):
+        copied = {_inert_copy(key): _inert_copy(item) for key, item in value.items()}
+    else:
+        copied = value
+    return cast(_T, copied)
 
 
 # --------------------------------------------------------------------------- words
@@ -534,7 +562,7 @@ def _links(book: Runbook) -> RenderableType | None:
     lines = []
     for link in book.links:
         line = Text.assemble("• ", (link.title, "bold"))
-        if link.url not in link.title:
+        if link.url and link.url not in link.title:
             line.append(f"  {link.url}")
         lines.append(line)
     return Group(*lines)

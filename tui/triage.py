@@ -7,11 +7,13 @@ import json
 import sys
 
 import click
-from rich.console import Console, Group
+from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from tui.inert import inert
+from tui.output import echo, show
 from tui.runbook import Runbook
 from tui.signals import format_value
 from tui.sources.hub import Snapshot, Sources, snapshot_json
@@ -38,6 +40,8 @@ def verdict(snap: Snapshot) -> tuple[int, list[str]]:
             f"{snap.vendor.vendor} status page: {snap.vendor.indicator} ({snap.vendor.description})"
         )
     reasons += [f"{f.backend} could not be read: {f.message}" for f in snap.faults]
+    if snap.no_pods:
+        reasons.append(snap.no_pods)
     return (1 if reasons else 0), reasons
 
 
@@ -46,22 +50,24 @@ def render_snapshot(runbook: Runbook, snap: Snapshot) -> Group:
     vendor = Text()
     if snap.vendor is not None:
         style = "green" if snap.vendor.indicator == "none" else "bold red"
-        vendor.append(f"{snap.vendor.vendor} status: ", style="bold")
-        vendor.append(f"{snap.vendor.indicator} — {snap.vendor.description}", style=style)
+        vendor.append(f"{inert(snap.vendor.vendor)} status: ", style="bold")
+        vendor.append(inert(f"{snap.vendor.indicator} — {snap.vendor.description}"), style=style)
         for component in snap.vendor.degraded_components:
-            vendor.append(f"\n  {component.name}: {component.status}", style="yellow")
+            vendor.append("\n  " + inert(f"{component.name}: {component.status}"), style="yellow")
         for incident in snap.vendor.incidents:
-            vendor.append(f"\n  incident: {incident.name} [{incident.status}]", style="red")
+            vendor.append(
+                "\n  " + inert(f"incident: {incident.name} [{incident.status}]"), style="red"
+            )
             if incident.latest_update:
-                vendor.append(f"\n    {incident.latest_update}")
+                vendor.append("\n    " + inert(incident.latest_update))
     if snap.health is not None:
         style = "green" if snap.health.healthy else "bold red"
         vendor.append("\nour health: ", style="bold")
-        vendor.append(snap.health.status, style=style)
+        vendor.append(inert(snap.health.status), style=style)
         if snap.health.latency_ms is not None:
             vendor.append(f"  {snap.health.latency_ms:.0f} ms")
         if snap.health.last_error:
-            vendor.append(f"  last error: {snap.health.last_error}", style="red")
+            vendor.append("  last error: " + inert(snap.health.last_error), style="red")
     parts.append(Panel(vendor, title="1-2. Vendor status and our health", title_align="left"))
 
     table = Table("signal", "now", "peak 5m", "threshold", "level", box=None)
@@ -73,7 +79,7 @@ def render_snapshot(runbook: Runbook, snap: Snapshot) -> Group:
             else ""
         )
         table.add_row(
-            reading.name,
+            inert(reading.name),
             "no data" if reading.value is None else format_value(reading.value, reading.unit),
             "" if peak is None else format_value(peak, reading.unit),
             threshold,
@@ -84,9 +90,11 @@ def render_snapshot(runbook: Runbook, snap: Snapshot) -> Group:
     logs = Text()
     for line in snap.error_lines:
         stamp = line.timestamp.strftime("%H:%M:%S") if line.timestamp else "--:--:--"
-        logs.append(f"{stamp} {line.pod}: ", style="dim")
-        logs.append(line.text + "\n", style="red")
-    if not snap.error_lines:
+        logs.append(f"{stamp} {inert(line.pod)}: ", style="dim")
+        logs.append(inert(line.text) + "\n", style="red")
+    if snap.no_pods:
+        logs.append(snap.no_pods, style="bold red")
+    elif not snap.error_lines:
         logs.append("no error lines in the last 5 minutes", style="green")
     parts.append(Panel(logs, title="4. Recent error logs", title_align="left"))
 
@@ -94,25 +102,26 @@ def render_snapshot(runbook: Runbook, snap: Snapshot) -> Group:
     if snap.path is not None:
         for answer in snap.path.answers:
             said = {True: "yes", False: "no", None: "unknown"}[answer.value]
-            path.append(f"{answer.question} ", style="bold")
+            path.append(f"{inert(answer.question)} ", style="bold")
             path.append(said, style="cyan")
             if answer.evidence:
-                path.append(f"  ({'; '.join(answer.evidence)})", style="dim")
+                path.append(f"  ({inert('; '.join(answer.evidence))})", style="dim")
             path.append("\n")
         if snap.path.leaf is not None:
-            path.append(f"→ {snap.path.leaf.conclusion}", style="bold yellow")
+            path.append(f"→ {inert(snap.path.leaf.conclusion or '')}", style="bold yellow")
             remediations = list(snap.path.leaf.remediations) + [
                 r for group in snap.path.leaf.by_category.values() for r in group
             ]
             for rem_id in dict.fromkeys(remediations):
                 rem = runbook.remediation(rem_id)
-                path.append(f"\n  • {rem.title}" + (f": {rem.command}" if rem.command else ""))
+                said = rem.title + (f": {rem.command}" if rem.command else "")
+                path.append(f"\n  • {inert(said)}")
     parts.append(Panel(path, title="Decision tree", title_align="left"))
 
     for fault in snap.faults:
-        text = Text(f"{fault.backend}: {fault.message}", style="red")
+        text = Text(inert(f"{fault.backend}: {fault.message}"), style="red")
         if fault.hint:
-            text.append(f"\n  {fault.hint}", style="yellow")
+            text.append(f"\n  {inert(fault.hint)}", style="yellow")
         parts.append(text)
     return Group(*parts)  # type: ignore[arg-type]
 
@@ -142,12 +151,12 @@ def triage(ctx: click.Context, runbook_id: str, as_json: bool) -> None:
         data["runbook"] = runbook.id
         data["healthy"] = code == 0
         data["reasons"] = reasons
-        click.echo(json.dumps(data, indent=2))
+        # ensure_ascii: a control character in a backend's text travels as \u001b
+        echo(json.dumps(data, indent=2))
     else:
-        console = Console()
-        console.print(render_snapshot(runbook, snap))
+        show(render_snapshot(runbook, snap))
         if code == 0:
-            console.print("[bold green]Healthy:[/] nothing alerts.")
+            show(Text.assemble(("Healthy:", "bold green"), " nothing alerts."))
         else:
-            console.print("[bold red]Not healthy:[/] " + "; ".join(reasons))
+            show(Text.assemble(("Not healthy:", "bold red"), " ", inert("; ".join(reasons))))
     sys.exit(code)

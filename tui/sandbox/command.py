@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tui.errors import IncidentTuiError
+from tui.output import echo
 
 if TYPE_CHECKING:
     from tui.sandbox.faults import Fault
@@ -39,8 +40,8 @@ def _list_scenarios() -> None:
 
     width = max(len(name) for name in SCENARIOS) + 2
     for name, scenario in SCENARIOS.items():
-        click.echo(f"{name:<{width}}{scenario.summary}")
-        click.echo(f"{'':<{width}}fix: {scenario.fix}")
+        echo(f"{name:<{width}}{scenario.summary}")
+        echo(f"{'':<{width}}fix: {scenario.fix}")
 
 
 @click.command("sandbox")
@@ -180,13 +181,13 @@ async def _serve(
                 ) from None
         sys.stdout.write(json.dumps(endpoints.to_json()) + "\n")
         sys.stdout.flush()
-        click.echo(
+        echo(
             f"incident-tui sandbox: scenario {scenario} on 127.0.0.1; "
             f"kubectl --kubeconfig {endpoints.kubeconfig} get pods; Ctrl-C to stop.",
             err=True,
         )
         if config_path is not None:
-            click.echo(f"incident-tui sandbox: wrote {config_path}", err=True)
+            echo(f"incident-tui sandbox: wrote {config_path}", err=True)
         await stop.wait()
     finally:
         await box.stop()

@@ -35,6 +35,19 @@ class Snapshot:
     faults: list[SourceFault] = field(default_factory=list)
     path: DecisionPath | None = None
     taken_at: datetime = field(default_factory=utcnow)
+    namespace: str | None = None
+    """The namespace the pods were listed in (None when Kubernetes could not be opened)."""
+    selector: str = ""
+    """The label selector the pods were listed with."""
+
+    @property
+    def no_pods(self) -> str | None:
+        """The sentence to say when the cluster answered but no pod matches, else None."""
+        if self.namespace is None or self.pods:
+            return None
+        if any(f.backend == "kubernetes" for f in self.faults):
+            return None
+        return f"no pods match {self.selector} in namespace {self.namespace}"
 
     @property
     def readings(self) -> Readings:
@@ -198,7 +211,7 @@ class Sources:
 
         async def kube_part() -> tuple[Any, Any]:
             try:
-                await self.open_kube()
+                kube = await self.open_kube()
             except ConfigError as error:
                 fault = (
                     self.trackers["kubernetes"].failed(SourceError("kubernetes", str(error))).fault
@@ -206,6 +219,8 @@ class Sources:
                 assert fault is not None
                 snap.faults.append(fault)
                 return None, None
+            snap.namespace = kube.namespace
+            snap.selector = self.runbook.service.selector
             return await asyncio.gather(
                 read("kubernetes", self.pods()),
                 read("logs", self.recent_error_lines(log_since, log_limit)),
