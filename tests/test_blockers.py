@@ -247,3 +247,52 @@ def test_an_error_quoting_what_was_typed_is_inert() -> None:
     assert run.returncode == 2
     _assert_inert(run.stderr)
     assert "␛]52;c;eA==␇" in run.stderr
+
+
+# --------------------------------------------------------------------------- 5: YAML bombs
+
+ALIAS_BOMB = """id: bomb
+title: Bomb
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+"""
+
+
+def test_a_yaml_alias_bomb_is_refused_in_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    folder = tmp_path / "books"
+    folder.mkdir()
+    bomb = folder / "bomb.yaml"
+    bomb.write_text(ALIAS_BOMB, encoding="utf-8")
+    assert len(ALIAS_BOMB.encode()) < 400
+    run = _cli("runbooks", "validate", str(bomb))
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith(f"{bomb}:8: ") and "alias" in run.stderr
+    listed = _cli("--runbooks", str(folder), "runbooks", "list")
+    assert listed.returncode == 2 and "clay" in listed.stdout
+    assert f"skipped {bomb}:8: " in listed.stderr
+
+
+def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "loop.yaml"
+    path.write_text("id: loop\ntitle: Loop\nextra: &x [1, *x]\n", encoding="utf-8")
+    run = _cli("runbooks", "validate", str(path))
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"{path}:3: ") and "recursive alias" in run.stderr
+
+
+def test_a_runbook_file_over_the_size_cap_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    source = (BUNDLED_DIR / "clay.yaml").read_text(encoding="utf-8")
+    path.write_text(source + "# padding\n" * 700_000, encoding="utf-8")
+    run = _cli("runbooks", "validate", str(path))
+    assert run.returncode == 2
+    assert run.stderr.strip() == (f"{path}: is 6.7 MiB; a runbook file may be at most 1 MiB"), (
+        run.stderr
+    )

@@ -95,7 +95,21 @@ BUNDLED_LINES = BUNDLED.read_text(encoding="utf-8").splitlines(keepends=True)
 @st.composite
 def broken_runbook_bytes(draw: st.DrawFn) -> bytes:
     """A bundled runbook with a damage of a kind the structural mutations never make."""
-    kind = draw(st.sampled_from(["bytes", "not-utf8", "huge-line", "control", "nesting"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "bytes",
+                "not-utf8",
+                "huge-line",
+                "control",
+                "nesting",
+                "aliases",
+                "recursive-alias",
+                "huge-scalar",
+                "huge-file",
+            ]
+        )
+    )
     at = draw(st.integers(0, len(BUNDLED_LINES)))
     head, tail = "".join(BUNDLED_LINES[:at]), "".join(BUNDLED_LINES[at:])
     if kind == "bytes":
@@ -109,6 +123,23 @@ def broken_runbook_bytes(draw: st.DrawFn) -> bytes:
         return (head + line + tail).encode()
     if kind == "control":
         return (head + draw(control_text) + tail).encode("utf-8", "surrogatepass")
+    whole = head + tail
+    if kind == "aliases":
+        # a "billion laughs": each level repeats the one before; breadth ** depth values
+        breadth, depth = draw(st.integers(2, 12)), draw(st.integers(1, 9))
+        levels = ["x0: &x0 [" + ", ".join(['"lol"'] * breadth) + "]\n"]
+        for level in range(1, depth):
+            refs = ", ".join([f"*x{level - 1}"] * breadth)
+            levels.append(f"x{level}: &x{level} [{refs}]\n")
+        return (whole + "".join(levels)).encode()
+    if kind == "recursive-alias":
+        return (whole + draw(st.sampled_from(["x: &r [1, *r]\n", "x: &r {a: *r}\n"]))).encode()
+    if kind == "huge-scalar":
+        size = draw(st.integers(50_000, 900_000))
+        body = "".join("  " + "word " * 20 + "\n" for _ in range(size // 102 + 1))
+        return (whole + "extra: |\n" + body).encode()
+    if kind == "huge-file":
+        return (whole + "# padding\n" * draw(st.integers(110_000, 300_000))).encode()
     # nesting as deep as a hand-written file gets (a deeper one is in its own test below)
     depth = draw(st.integers(1, 60))
     opener = draw(st.sampled_from(["[", "{a: ", "- "]))

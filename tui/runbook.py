@@ -881,6 +881,61 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool =
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+MAX_RUNBOOK_BYTES = 1024 * 1024
+"""The largest runbook file read: the bundled ones are 10-30 KB, and a file many times
+that is a mistake (a pasted log, a generated file) that would take seconds to validate."""
+
+MAX_RUNBOOK_VALUES = 100_000
+"""The most values a runbook may hold once its YAML aliases are expanded: the bundled
+ones hold a few thousand, and a few nested aliases (a "billion laughs") can stand for
+billions, which validating or indexing would try to build."""
+
+
+def _check_expansion(node: yaml.Node, path: str) -> None:
+    """Refuse a document whose aliases expand past :data:`MAX_RUNBOOK_VALUES`, or refer
+    to themselves, naming the line of the anchored value that does it."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(current: yaml.Node) -> int:
+        key = id(current)
+        known = sizes.get(key)
+        if known is not None:
+            return known
+        if key in open_nodes:
+            raise RunbookError(
+                Problem(
+                    path,
+                    current.start_mark.line + 1,
+                    "",
+                    "a YAML alias refers to the value that contains it (a recursive alias)",
+                )
+            )
+        open_nodes.add(key)
+        total = 1
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                total += size(key_node) + size(value_node)
+        elif isinstance(current, yaml.SequenceNode):
+            for item in current.value:
+                total += size(item)
+        open_nodes.discard(key)
+        if total > MAX_RUNBOOK_VALUES:
+            raise RunbookError(
+                Problem(
+                    path,
+                    current.start_mark.line + 1,
+                    "",
+                    f"YAML aliases expand this value to over {MAX_RUNBOOK_VALUES:,} values "
+                    "(an alias bomb); a runbook needs no more than a few thousand",
+                )
+            )
+        sizes[key] = total
+        return total
+
+    size(node)
+
+
 def _line_index(node: yaml.Node | None) -> dict[tuple[str | int, ...], int]:
     """Map every key path of a composed YAML document to its 1-based line."""
     lines: dict[tuple[str | int, ...], int] = {}
@@ -974,10 +1029,14 @@ def _message(error: dict[str, Any]) -> str:
 
 def parse_runbook(text: str, path: str = "<runbook>") -> Runbook:
     """Parse and validate one runbook document; raise :class:`RunbookError` on any problem."""
+    if len(text) > MAX_RUNBOOK_BYTES:
+        raise RunbookError(Problem(path, None, "", _too_large(len(text))))
     try:
         loader = _LineLoader(text)
         try:
             node = loader.get_single_node()
+            if node is not None:
+                _check_expansion(node, path)
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
@@ -1052,11 +1111,23 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     return unique
 
 
+def _too_large(size: int) -> str:
+    return (
+        f"is {size / 1024 / 1024:.1f} MiB; a runbook file may be at most "
+        f"{MAX_RUNBOOK_BYTES // 1024 // 1024} MiB"
+    )
+
+
 def load_runbook(path: str | os.PathLike[str]) -> Runbook:
     """Load one runbook file; raise :class:`RunbookError` naming the file on any problem."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as file:
+            raw = file.read(MAX_RUNBOOK_BYTES + 1)
+            if len(raw) > MAX_RUNBOOK_BYTES:
+                size = os.fstat(file.fileno()).st_size
+                raise RunbookError(Problem(name, None, "", _too_large(max(size, len(raw)))))
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise RunbookError(Problem(name, None, "", "no such file")) from None
     except UnicodeDecodeError as exc:
