@@ -16,6 +16,7 @@ from rich.text import Text
 from sandbox_helpers import incident_tui_command, running_sandbox, wait_until
 from test_comms import offline_app
 from textual.app import App, ComposeResult
+from textual.widgets import Input, Static
 
 from runbooks import BUNDLED_DIR
 from tui.app import IncidentApp, Launch
@@ -296,3 +297,26 @@ def test_a_runbook_file_over_the_size_cap_is_refused_before_it_is_parsed(tmp_pat
     assert run.stderr.strip() == (f"{path}: is 6.7 MiB; a runbook file may be at most 1 MiB"), (
         run.stderr
     )
+
+
+# --------------------------------------------------------------------------- 6: picker
+
+
+async def test_declaring_from_the_picker_into_an_unwritable_state_folder_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    monkeypatch.setenv("INCIDENT_TUI_STATE_DIR", str(blocker / "state"))
+    app = IncidentApp(Launch(settings=load_settings(None), catalog=CATALOG, live=False))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(lambda: app.screen.id == "start", 10, 0.05, "the picker")
+        await pilot.pause()
+        app.screen.query_one("#title", Input).value = "Clay enrichment failing"
+        await pilot.press("ctrl+s")
+        error = app.screen.query_one("#start-error", Static)
+        said = await wait_until(lambda: str(error.content), 10, 0.05, "the error line")
+        assert app.is_running and app.screen.id == "start"
+        assert said.startswith("Cannot declare: cannot create the journal in ")
+        assert str(blocker) in said and "\n" not in said
+        assert app.screen.query_one("#title", Input).value == "Clay enrichment failing"

@@ -10,6 +10,8 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui.errors import IncidentTuiError
+from tui.inert import inert
 from tui.runbook import Catalog, Runbook, format_duration
 from tui.settings import Settings
 from tui.timeline import IncidentSummary, list_incidents, utcnow
@@ -96,7 +98,7 @@ class StartScreen(Screen[None]):
             yield Input(placeholder="Impact on users (optional)", id="impact")
             with Horizontal(id="declare-row"):
                 yield Button("Declare (ctrl+s)", variant="error", id="declare")
-            yield Static("", id="start-error")
+            yield Static("", id="start-error", markup=False)
             for problem in self.catalog.problems:
                 yield Static(f"⚠ skipped runbook {problem}", classes="problem")
         yield KeyBar()
@@ -143,7 +145,9 @@ class StartScreen(Screen[None]):
         try:
             self.app.resume(incident_id)  # type: ignore[attr-defined]
         except Exception as error:  # a broken journal must not take the picker down
-            self.query_one("#start-error", Static).update(f"Cannot resume {incident_id}: {error}")
+            self.query_one("#start-error", Static).update(
+                inert(f"Cannot resume {incident_id}: {error}")
+            )
 
     @on(Input.Submitted, "#title")
     def _title_done(self) -> None:
@@ -167,4 +171,8 @@ class StartScreen(Screen[None]):
             self.query_one("#title", Input).focus()
             return
         impact = self.query_one("#impact", Input).value.strip() or None
-        self.app.declare(self.runbook, level, title, impact)  # type: ignore[attr-defined]
+        try:
+            self.app.declare(self.runbook, level, title, impact)  # type: ignore[attr-defined]
+        except IncidentTuiError as problem:
+            # the picker stays, with what was typed, so the responder can fix it and retry
+            error.update(inert(f"Cannot declare: {problem}"))
