@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +25,7 @@ from tui.app import IncidentApp, Launch
 from tui.incident import Incident
 from tui.inert import CONTROL_CHARACTERS, Inert
 from tui.runbook import discover_runbooks
+from tui.sandbox.processes import free_port
 from tui.screens.dashboard import DashboardScreen
 from tui.settings import load_settings
 from tui.signals import LogLine
@@ -320,3 +323,78 @@ async def test_declaring_from_the_picker_into_an_unwritable_state_folder_says_so
         assert said.startswith("Cannot declare: cannot create the journal in ")
         assert str(blocker) in said and "\n" not in said
         assert app.screen.query_one("#title", Input).value == "Clay enrichment failing"
+
+
+# --------------------------------------------------------------------------- 9: bad input
+
+
+def test_a_config_with_several_problems_shows_each_on_its_own_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[prometheus]\nurl = "not a url"\ntimeout = -1\n\n[status]\nbogus = 1\n', encoding="utf-8"
+    )
+    run = _cli("--config", str(config), "triage", "--runbook", "clay")
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert run.stderr.splitlines() == [
+        f"incident-tui: {config}:2: prometheus.url: is not an http:// or https:// URL with a "
+        "host (for example http://prometheus.monitoring:9090)",
+        f"incident-tui: {config}:3: prometheus.timeout: input should be greater than 0",
+        f"incident-tui: {config}:6: status.bogus: is not a setting (unknown key)",
+    ]
+
+
+def test_a_prometheus_url_from_a_flag_that_is_not_a_url_is_refused_at_load() -> None:
+    run = _cli("--prometheus", "prometheus.monitoring", "triage", "--runbook", "clay")
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        "incident-tui: environment or flags: prometheus.url: is not an http:// or https:// URL "
+        "with a host (for example http://prometheus.monitoring:9090)"
+    )
+
+
+async def test_triage_in_a_namespace_without_the_pods_says_nothing_matches(
+    tmp_path: Path,
+) -> None:
+    async with running_sandbox("clay-healthy", speed=20) as sb:
+        config = sb.sandbox.write_config(tmp_path / "config.toml")
+        run = await asyncio.to_thread(
+            _cli, "--config", str(config), "-n", "nosuchns", "triage", "--runbook", "clay"
+        )
+        assert run.returncode == 3, run.stdout + run.stderr
+        assert "no pods match app=clay-integration in namespace nosuchns" in run.stdout
+        assert "no error lines" not in run.stdout
+        assert "Unknown: nothing alerts, but no pods match" in run.stdout
+
+
+async def test_triage_with_prometheus_unreachable_cannot_say_healthy(tmp_path: Path) -> None:
+    async with running_sandbox("clay-healthy", speed=20) as sb:
+        config = sb.sandbox.write_config(tmp_path / "config.toml")
+        closed = f"http://127.0.0.1:{free_port()}"
+        run = await asyncio.to_thread(
+            _cli, "--config", str(config), "--prometheus", closed, "triage", "--runbook", "clay"
+        )
+        assert run.returncode == 3, run.stdout + run.stderr
+        assert "Healthy" not in run.stdout
+        assert "Unknown: nothing alerts, but prometheus could not be read" in run.stdout
+
+
+def test_ctrl_c_during_triage_exits_130_in_one_line() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        server.settimeout(60)
+        port = server.getsockname()[1]
+        prometheus = f"http://127.0.0.1:{port}"
+        process = subprocess.Popen(
+            [*incident_tui_command(), "--prometheus", prometheus, "triage", "--runbook", "clay"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        connection, _ = server.accept()  # triage is waiting on Prometheus now
+        with connection:
+            process.send_signal(signal.SIGINT)
+            _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err.strip() == "incident-tui: interrupted"

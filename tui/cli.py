@@ -21,8 +21,14 @@ __all__ = ["main"]
 
 
 def fail(error: IncidentTuiError | str, code: int = 2) -> NoReturn:
-    """Print one line to stderr and exit: how every user-caused error ends a command."""
-    echo(f"incident-tui: {error}", err=True)
+    """Print one line to stderr (one per problem when a file has several) and exit: how
+    every user-caused error ends a command."""
+    problems = getattr(error, "problems", None)
+    if isinstance(problems, list) and len(problems) > 1:
+        for problem in problems:
+            echo(f"incident-tui: {problem}", err=True)
+    else:
+        echo(f"incident-tui: {error}", err=True)
     sys.exit(getattr(error, "exit_code", code) if not isinstance(error, str) else code)
 
 
@@ -63,6 +69,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except IncidentTuiError as error:
             fail(error)
+        except KeyboardInterrupt:
+            # the shell's convention (128 + SIGINT), where click would say "Aborted!" and 1
+            echo("incident-tui: interrupted", err=True)
+            sys.exit(130)
 
 
 @click.group(

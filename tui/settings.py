@@ -8,9 +8,10 @@ import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tui.errors import ConfigError, Problem
@@ -24,6 +25,26 @@ __all__ = [
     "default_config_path",
     "load_settings",
 ]
+
+
+def _http_url(value: str) -> str:
+    """An http(s) URL with a host; said without the value, which may carry a password."""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        host = None
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise ValueError(
+            "is not an http:// or https:// URL with a host "
+            "(for example http://prometheus.monitoring:9090)"
+        )
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+"""A URL the app will call over HTTP, checked when the settings load."""
 
 
 class _Section(BaseModel):
@@ -54,8 +75,8 @@ class KubernetesSettings(_Section):
 
 
 class PrometheusSettings(_Section):
-    url: str = "http://localhost:9090"
-    backup_url: str | None = None
+    url: HttpUrl = "http://localhost:9090"
+    backup_url: HttpUrl | None = None
     """Used, and said to be used, when the primary does not answer."""
     bearer_token: SecretStr | None = None
     username: str | None = None
@@ -70,8 +91,8 @@ class PrometheusSettings(_Section):
 class RunbookEndpoints(_Section):
     """Per-runbook overrides of the URLs a runbook names."""
 
-    status_page: str | None = None
-    health: str | None = None
+    status_page: HttpUrl | None = None
+    health: HttpUrl | None = None
 
 
 class SlackSettings(_Section):

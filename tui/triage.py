@@ -18,7 +18,7 @@ from tui.runbook import Runbook
 from tui.signals import format_value
 from tui.sources.hub import Snapshot, Sources, snapshot_json
 
-__all__ = ["render_snapshot", "triage", "verdict"]
+__all__ = ["HEALTHY", "NOT_HEALTHY", "UNKNOWN", "render_snapshot", "triage", "verdict"]
 
 _LEVEL_STYLE = {
     "ok": "green",
@@ -30,8 +30,14 @@ _LEVEL_STYLE = {
 }
 
 
+HEALTHY, NOT_HEALTHY, UNKNOWN = 0, 1, 3
+"""triage's exit codes (2 is bad input, as for every command)."""
+
+
 def verdict(snap: Snapshot) -> tuple[int, list[str]]:
-    """Exit code and reasons: 0 when everything reads healthy, 1 when anything does not."""
+    """Exit code and reasons: 0 when everything reads healthy, 1 when anything does not,
+    3 when nothing alerts but part of the picture is missing (a backend could not be read,
+    no pod matches), so healthy cannot be said."""
     reasons = [f"{m.evidence} ({m.level})" for m in snap.alerting]
     if snap.health is not None and not snap.health.healthy:
         reasons.append(f"our health for {snap.health.vendor} is {snap.health.status}")
@@ -39,10 +45,14 @@ def verdict(snap: Snapshot) -> tuple[int, list[str]]:
         reasons.append(
             f"{snap.vendor.vendor} status page: {snap.vendor.indicator} ({snap.vendor.description})"
         )
-    reasons += [f"{f.backend} could not be read: {f.message}" for f in snap.faults]
+    missing = [f"{f.backend} could not be read: {f.message}" for f in snap.faults]
     if snap.no_pods:
-        reasons.append(snap.no_pods)
-    return (1 if reasons else 0), reasons
+        missing.append(snap.no_pods)
+    if reasons:
+        return NOT_HEALTHY, reasons + missing
+    if missing:
+        return UNKNOWN, missing
+    return HEALTHY, []
 
 
 def render_snapshot(runbook: Runbook, snap: Snapshot) -> Group:
@@ -134,7 +144,9 @@ def render_snapshot(runbook: Runbook, snap: Snapshot) -> Group:
 @click.pass_context
 def triage(ctx: click.Context, runbook_id: str, as_json: bool) -> None:
     """Quick triage: vendor status, our health, error rates, recent error logs and the
-    decision-tree path. Exit code 0 when healthy, 1 when anything alerts, 2 on bad input."""
+    decision-tree path. Exit code 0 when healthy, 1 when anything alerts or is unhealthy,
+    2 on bad input, 3 when nothing alerts but a backend could not be read or no pod
+    matches (healthy cannot be said)."""
     from tui.cli import load_context_runbook, load_context_settings
 
     runbook = load_context_runbook(ctx, runbook_id)
@@ -155,8 +167,11 @@ def triage(ctx: click.Context, runbook_id: str, as_json: bool) -> None:
         echo(json.dumps(data, indent=2))
     else:
         show(render_snapshot(runbook, snap))
-        if code == 0:
+        if code == HEALTHY:
             show(Text.assemble(("Healthy:", "bold green"), " nothing alerts."))
+        elif code == UNKNOWN:
+            said = inert("; ".join(reasons))
+            show(Text.assemble(("Unknown:", "bold yellow"), " nothing alerts, but ", said))
         else:
             show(Text.assemble(("Not healthy:", "bold red"), " ", inert("; ".join(reasons))))
     sys.exit(code)
