@@ -12,7 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_helpers import screen_lines
+from app_helpers import (
+    cockpit,
+    dashboard_of,
+    open_confirm,
+    press,
+    preview,
+    screen_lines,
+    settle,
+)
 from rich.console import Console
 from rich.text import Text
 from sandbox_helpers import incident_tui_command, running_sandbox, wait_until
@@ -398,3 +406,89 @@ def test_ctrl_c_during_triage_exits_130_in_one_line() -> None:
             _, err = process.communicate(timeout=60)
     assert process.returncode == 130
     assert err.strip() == "incident-tui: interrupted"
+
+
+# --------------------------------------------------------------------------- 10: fast keys
+
+
+def _remediation_events(app: IncidentApp) -> list[str]:
+    assert app.journal is not None
+    events = Journal(app.journal.directory).load().events
+    return [
+        e.kind.removeprefix("remediation_") for e in events if e.kind.startswith("remediation_")
+    ]
+
+
+async def test_a_double_enter_on_a_destructive_confirmation_applies_once_and_keeps_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_sandbox("clay-infra") as sb:
+        app = cockpit(sb, tmp_path, monkeypatch)
+        async with app.run_test(size=(120, 40)):
+            confirm = await open_confirm(app, "rollback")
+            await preview(confirm)
+            assert confirm.preview is not None and confirm.preview.ok, confirm.preview
+            confirm.query_one("#confirm-name", Input).focus()
+            await settle(app)
+            for character in "clay-integration":
+                press(app, character, character)
+            press(app, "enter", "\r")
+            press(app, "enter", "\r")  # sent together: the second lands on a closing dialog
+            await wait_until(lambda: "applied" in _remediation_events(app), 30, 0.05, "apply")
+            await settle(app)
+            assert app._exception is None and app.is_running
+            assert any(s.id == "dashboard" for s in app.screen_stack)
+            assert _remediation_events(app).count("applied") == 1
+            assert "cancelled" not in _remediation_events(app)
+
+
+async def test_repeated_keys_on_every_dialog_never_close_the_dashboard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = offline_app(tmp_path, monkeypatch)
+    async with app.run_test(size=(120, 40)):
+        dashboard = await dashboard_of(app)
+        for opener, closing in [
+            ("n", ["escape", "escape", "escape"]),  # note prompt
+            ("s", ["escape", "escape"]),  # severity choice
+            ("S", ["escape", "escape"]),  # status choice
+            ("m", ["escape", "escape"]),  # remediation picker
+            ("E", ["escape", "escape", "escape"]),  # escalation
+        ]:
+            press(app, opener, opener if len(opener) == 1 else "?")
+            press(app, opener, opener if len(opener) == 1 else "?")  # a repeated opener
+            await wait_until(lambda: app.screen is not dashboard, 10, 0.05, f"{opener} to open")
+            await settle(app)
+            assert len(app.screen_stack) == 2, f"{opener} twice opened {app.screen_stack}"
+            for key in closing:
+                press(app, key, "\r" if key == "enter" else None)
+            await wait_until(lambda: app.screen is dashboard, 10, 0.05, f"{opener} to close")
+            await settle(app)
+            assert app._exception is None, f"{opener}: {app._exception!r}"
+            assert app.screen_stack[-1] is dashboard
+        # ? opens help and ? closes it: a toggle, then Escapes that find nothing to close
+        for key in ["question_mark", "question_mark", "question_mark", "escape", "escape"]:
+            press(app, key, "?" if key == "question_mark" else None)
+        await settle(app)
+        await wait_until(lambda: app.screen is dashboard, 10, 0.05, "help to close")
+        assert len(app.screen_stack) == 1 and app._exception is None
+
+
+def test_every_dialog_of_the_cockpit_closes_only_once() -> None:
+    import importlib
+    import inspect
+    import pkgutil
+
+    from textual.screen import ModalScreen
+
+    import tui.screens
+    from tui.screens.dialog import Dialog
+
+    modals = []
+    for module_info in pkgutil.iter_modules(tui.screens.__path__, "tui.screens."):
+        module = importlib.import_module(module_info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, ModalScreen) and cls.__module__ == module.__name__:
+                modals.append(cls)
+    assert len(modals) >= 10
+    assert [cls.__name__ for cls in modals if not issubclass(cls, Dialog)] == []

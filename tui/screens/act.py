@@ -43,7 +43,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
-from textual.screen import ModalScreen
 from textual.widgets import (
     Button,
     Input,
@@ -66,6 +65,7 @@ from tui.runbook import (
     SetImage,
     format_duration,
 )
+from tui.screens.dialog import Dialog
 
 __all__ = [
     "ChoiceScreen",
@@ -159,7 +159,7 @@ def needs_inputs(remediation: Remediation) -> bool:
     )
 
 
-class ConfirmScreen(ModalScreen[Plan | None]):
+class ConfirmScreen(Dialog[Plan | None]):
     """Preview a remediation and confirm it: ``y`` (or Apply) for a non-destructive one; a
     destructive one only once the deployment's name is typed exactly. Focus starts on Cancel."""
 
@@ -412,7 +412,7 @@ def _sentence(error: BaseException) -> str:
 # --------------------------------------------------------------------------- progress
 
 
-class RemediationScreen(ModalScreen[str | None]):
+class RemediationScreen(Dialog[str | None]):
     """Follows an applied remediation: the rollout's progress, then the result, the
     runbook's hint on failure, and Revert where the runbook defines one."""
 
@@ -499,7 +499,7 @@ class RemediationScreen(ModalScreen[str | None]):
 # --------------------------------------------------------------------------- small modals
 
 
-class CommandScreen(ModalScreen[None]):
+class CommandScreen(Dialog[None]):
     """A triage command, ready to copy (``c``: to the clipboard through the terminal)."""
 
     DEFAULT_CSS = _css("CommandScreen", "CommandScreen #command-text { margin: 1 0; }")
@@ -527,7 +527,7 @@ class CommandScreen(ModalScreen[None]):
         self.notify("Command copied to the clipboard.")
 
 
-class PromptScreen(ModalScreen[str | None]):
+class PromptScreen(Dialog[str | None]):
     """One line of text: Enter gives it, Escape gives None."""
 
     DEFAULT_CSS = _css("PromptScreen")
@@ -574,7 +574,7 @@ class PromptScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ChoiceScreen(ModalScreen[str | None]):
+class ChoiceScreen(Dialog[str | None]):
     """Pick one of a list (Enter), or Escape for none."""
 
     DEFAULT_CSS = _css("ChoiceScreen", "ChoiceScreen #choices { height: auto; max-height: 20; }")
@@ -623,7 +623,7 @@ class ChoiceScreen(ModalScreen[str | None]):
 # --------------------------------------------------------------------------- comms
 
 
-class CommsScreen(ModalScreen[None]):
+class CommsScreen(Dialog[None]):
     """The runbook's internal (Slack) and external (status page) updates, filled from the
     incident and editable; copy either (ctrl+y copies the one being edited), post the
     internal one to Slack."""
@@ -742,7 +742,7 @@ class CommsScreen(ModalScreen[None]):
 # --------------------------------------------------------------------------- export
 
 
-class ExportScreen(ModalScreen[None]):
+class ExportScreen(Dialog[None]):
     """The export running, then the paths it wrote (or why it could not)."""
 
     DEFAULT_CSS = _css("ExportScreen", "ExportScreen #export-progress { height: 3; }")
@@ -791,7 +791,7 @@ def due_level(escalation: Escalation, elapsed: timedelta) -> EscalationLevel | N
     return due
 
 
-class EscalationScreen(ModalScreen[None]):
+class EscalationScreen(Dialog[None]):
     """The runbook's escalation contacts and levels; the level due now highlighted."""
 
     DEFAULT_CSS = _css("EscalationScreen")
@@ -868,7 +868,7 @@ class GuideStep:
     command: str | None = None
 
 
-class RolloutGuideScreen(ModalScreen[None]):
+class RolloutGuideScreen(Dialog[None]):
     """Shows where a guided rollout stands; the caller's worker drives it and awaits the
     responder's choices through :meth:`choice`."""
 

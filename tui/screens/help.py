@@ -7,8 +7,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from tui.screens.dialog import Dialog
 
 __all__ = ["HelpScreen", "binding_groups"]
 
@@ -52,7 +53,7 @@ def binding_groups() -> list[tuple[str, list[tuple[str, str]]]]:
     return groups
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """Every binding, grouped."""
 
     DEFAULT_CSS = """
