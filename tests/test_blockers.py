@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 import re
 import signal
@@ -492,3 +494,31 @@ def test_every_dialog_of_the_cockpit_closes_only_once() -> None:
                 modals.append(cls)
     assert len(modals) >= 10
     assert [cls.__name__ for cls in modals if not issubclass(cls, Dialog)] == []
+
+
+# --------------------------------------------------------------------------- 11: sandbox
+
+
+@pytest.mark.parametrize("mib", [4, 9])
+async def test_a_request_body_over_the_limit_is_413_with_a_status_as_kubectl_expects(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, mib: int
+) -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "huge", "namespace": "production"},
+        "stringData": {"blob": "x" * (mib * 1024 * 1024)},
+    }
+    body = tmp_path / "huge.json"
+    body.write_text(json.dumps(secret), encoding="utf-8")
+    async with running_sandbox("clay-healthy") as sb:
+        result = await sb.kubectl(
+            "create", "--raw", "/api/v1/namespaces/production/secrets", "-f", str(body), check=False
+        )
+        assert result.returncode != 0
+        assert result.stderr.strip() == (
+            "Error from server (RequestEntityTooLarge): Request entity too large: limit is 3145728"
+        )
+        small = await sb.kubectl("get", "secret", "huge", "-n", "production", check=False)
+        assert small.returncode != 0 and "NotFound" in small.stderr
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

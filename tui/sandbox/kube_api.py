@@ -56,6 +56,10 @@ KUBERNETES_VERSION = {
     "platform": "linux/amd64",
 }
 
+MAX_REQUEST_BYTES = 3 * 1024 * 1024
+"""The largest request body accepted, as a real API server's default (3 MiB); a larger one
+is answered 413 RequestEntityTooLarge with a Status body."""
+
 _JSON = "application/json"
 _BOOKMARK_EVERY = 30.0  # seconds between BOOKMARK events on watches that asked for them
 _POLL = 1.0  # how often an idle stream checks that its client is still there
@@ -68,7 +72,8 @@ def build_kube_app(cluster: Cluster, faults: Faults, token: str) -> web.Applicat
     Every request needs ``Authorization: Bearer <token>``. Faults come from
     ``faults.get("kubernetes")`` (``faults.get("logs")`` for ``pods/log``)."""
     api = _KubeApi(cluster, faults, token)
-    app = web.Application(client_max_size=8 * 1024 * 1024)
+    # room for a body over the limit to be read and refused in the API's own words
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES + 1)
     app.router.add_route("*", "/{path:.*}", api.handle)
     return app
 
@@ -109,6 +114,14 @@ def _status(
     if details:
         status["details"] = details
     return status
+
+
+def _too_large() -> ApiError:
+    return ApiError(
+        413,
+        "RequestEntityTooLarge",
+        f"Request entity too large: limit is {MAX_REQUEST_BYTES}",
+    )
 
 
 def _dumps(obj: Any) -> str:
@@ -449,7 +462,14 @@ class _KubeApi:
     # -- writes
 
     async def _body(self, request: web.Request) -> Any:
-        raw = await request.read()
+        if (request.content_length or 0) > MAX_REQUEST_BYTES:
+            raise _too_large()
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise _too_large() from None
+        if len(raw) > MAX_REQUEST_BYTES:
+            raise _too_large()
         if not raw:
             return None
         try:
