@@ -28,6 +28,7 @@ demo: bytecode
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy tui widgets runbooks
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -586,9 +586,10 @@ class Incident:
             raise IllegalStatusChange(
                 f"incident {self.id} is not resolved, so it cannot be reopened"
             )
-        reason = _clean(reason)
-        if not reason:
+        cleaned = _clean(reason)
+        if not cleaned:
             raise IllegalStatusChange(f"reopening incident {self.id} needs a reason")
+        reason = cleaned
         if status not in STATUSES or status == "resolved":
             raise IllegalStatusChange(
                 f'an incident reopens as one of {", ".join(STATUSES[:-1])}, not "{status}"'

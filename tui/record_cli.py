@@ -334,12 +334,12 @@ def incidents(only_open: bool) -> None:
         echo(f"No {'open ' if only_open else ''}incidents in {incidents_dir()}.")
         return
     now = utcnow()
-    rows = [("ID", "STATUS", "SEVERITY", "RUNBOOK", "TITLE", "AGE")]
+    rows: list[list[str]] = [["ID", "STATUS", "SEVERITY", "RUNBOOK", "TITLE", "AGE"]]
     for summary in found:
         age = summary.age(now)
-        cells = (summary.id, summary.status, summary.severity, summary.runbook, summary.title)
-        rows.append((*(inert(cell) for cell in cells), _span(age) if age is not None else "?"))
+        fields = (summary.id, summary.status, summary.severity, summary.runbook, summary.title)
+        rows.append([*(inert(cell) for cell in fields), _span(age) if age is not None else "?"])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
-        echo("  ".join([*cells, row[-1]]).rstrip())
+        padded = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+        echo("  ".join([*padded, row[-1]]).rstrip())

@@ -294,7 +294,7 @@ class RemediationRunner:
     # patches ---------------------------------------------------------------------------
 
     def _container(self, deployment: dict[str, Any], name: str | None) -> dict[str, Any]:
-        containers = deployment["spec"]["template"]["spec"]["containers"]
+        containers: list[dict[str, Any]] = deployment["spec"]["template"]["spec"]["containers"]
         wanted = name or self.runbook.service.container
         for container in containers:
             if wanted is None or container["name"] == wanted:
@@ -358,6 +358,7 @@ class RemediationRunner:
             "revision": before["metadata"].get("annotations", {}).get(REVISION_ANNOTATION)
         }
         after: dict[str, Any] | None
+        body: dict[str, Any]
         changes: list[Change] = []
         strategic = "application/strategic-merge-patch+json"
         merge = "application/merge-patch+json"

@@ -22,6 +22,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from tui.errors import Problem, RunbookError
 
@@ -796,10 +797,11 @@ def check_references(book: Runbook) -> None:
             refs.check((*loc, "checklist"), node.checklist, checklists, "checklist")
             for j, rem in enumerate(node.remediations):
                 refs.check((*loc, "remediations", j), rem, remediations, "remediation")
-            for category, group in node.by_category.items():
-                refs.check((*loc, "by_category", category), category, categories, "category")
+            for category_id, group in node.by_category.items():
+                place = (*loc, "by_category", category_id)
+                refs.check(place, category_id, categories, "category")
                 for j, rem in enumerate(group):
-                    refs.check((*loc, "by_category", category, j), rem, remediations, "remediation")
+                    refs.check((*place, j), rem, remediations, "remediation")
             if node.when is not None:
                 for sub_loc, predicate in _predicates(node.when, (*loc, "when")):
                     refs.check((*sub_loc, "signal"), predicate.signal, signals, "signal")
@@ -863,10 +865,12 @@ _LineLoader.add_implicit_resolver(
 )
 
 
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict:  # type: ignore[type-arg]
+def _construct_mapping(
+    loader: _LineLoader, node: yaml.MappingNode, deep: bool = False
+) -> dict[Any, Any]:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=True)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None,
@@ -875,7 +879,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool =
                 key_node.start_mark,
             )
         seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)  # type: ignore[no-untyped-call]
+    mapping: dict[Any, Any] = loader.construct_mapping(node, deep=deep)
+    return mapping
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
@@ -965,9 +970,11 @@ def _data_path(data: Any, loc: Iterable[str | int]) -> tuple[str | int, ...]:
     path: list[str | int] = []
     current = data
     for part in loc:
-        if (isinstance(current, dict) and part in current) or (
-            isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
-        ):
+        # two branches, not one `or`: each narrows `current` for its own index type
+        if isinstance(current, dict) and part in current:  # noqa: SIM114
+            current = current[part]
+            path.append(part)
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
             current = current[part]
             path.append(part)
         elif isinstance(current, dict) and current.get("kind") == part:
@@ -1011,7 +1018,7 @@ def _line_for(lines: dict[tuple[str | int, ...], int], path: tuple[str | int, ..
     return None
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "is not a field of this schema (unknown key)"
@@ -1091,7 +1098,9 @@ def parse_runbook(text: str, path: str = "<runbook>") -> Runbook:
         raise RunbookError(_dedupe(problems)) from None
 
 
-def _cross_reference_problems(error: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+def _cross_reference_problems(
+    error: ErrorDetails,
+) -> list[tuple[tuple[str | int, ...], str]]:
     ctx = error.get("ctx") or {}
     inner = ctx.get("error")
     if isinstance(inner, CrossReferenceError):

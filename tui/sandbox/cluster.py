@@ -495,6 +495,13 @@ _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 @dataclass
 class Cluster:
+    _event_keys: dict[tuple[str, str, str], tuple[str, str]] = field(
+        init=False, repr=False, default_factory=dict
+    )
+    """Which Event counts each (object uid, reason, message) again."""
+    _wakeup: asyncio.Event | None = field(init=False, repr=False, default=None)
+    """Set to run the controller loop now instead of at its next step."""
+
     clock: Callable[[], float] = time.time
     pod_start_delay: float = 1.5
     """Seconds a new pod stays Pending (ContainerCreating) before Running/Ready."""
@@ -1360,8 +1367,8 @@ class Cluster:
         def condition(
             kind: str, state: str, reason: str, message: str, progress: bool
         ) -> dict[str, Any]:
-            old = old_conditions.get(kind)
-            same = old is not None and old["status"] == state
+            old: dict[str, Any] = old_conditions.get(kind) or {}
+            same = bool(old) and old["status"] == state
             unchanged = same and old["reason"] == reason and old["message"] == message
             return {
                 "type": kind,
@@ -1932,9 +1939,7 @@ class Cluster:
         self._history_floor: dict[str, int] = dict.fromkeys(RESOURCES, 0)
         self._watchers: dict[str, set[Watch]] = {name: set() for name in RESOURCES}
         self._runtime: dict[tuple[str, str], _PodRuntime] = {}
-        self._event_keys: dict[tuple[str, str, str], tuple[str, str]] = {}
         self._last_step: dict[tuple[str, str], float] = {}
-        self._wakeup: asyncio.Event | None = None
         self._stepping = False
         self._pod_ips = 0
         self._template_keys: dict[tuple[str, int], str] = {}

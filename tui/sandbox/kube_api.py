@@ -1173,7 +1173,8 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any
     if directive == "delete":
         return None
     if directive == "replace":
-        return _strip_directives(patch)
+        replaced: dict[str, Any] = _strip_directives(patch)
+        return replaced
     result = original
     for key, value in patch.items():
         if key.startswith("$"):
@@ -1249,9 +1250,11 @@ def _merge_list(field: str, original: list[Any], patch: list[Any]) -> list[Any]:
 def _ordered(field: str, items: list[Any], order: list[Any]) -> list[Any]:
     key = _MERGE_KEYS.get(field)
     if key is None:
-        rank = {json.dumps(v, sort_keys=True): i for i, v in enumerate(order)}
-        return sorted(items, key=lambda item: rank.get(json.dumps(item, sort_keys=True), len(rank)))
-    rank = {entry.get(key): i for i, entry in enumerate(order) if isinstance(entry, dict)}
+        same = {json.dumps(v, sort_keys=True): i for i, v in enumerate(order)}
+        return sorted(items, key=lambda item: same.get(json.dumps(item, sort_keys=True), len(same)))
+    rank: dict[Any, int] = {
+        entry.get(key): i for i, entry in enumerate(order) if isinstance(entry, dict)
+    }
     return sorted(
         items,
         key=lambda item: rank.get(item.get(key) if isinstance(item, dict) else None, len(rank)),

@@ -500,7 +500,8 @@ class _Parser:
 
     def aggregate(self) -> Aggregate:
         op = self.advance().text
-        without, grouping = False, ()
+        without = False
+        grouping: tuple[str, ...] = ()
         has_grouping = False
         if self.token.text in ("by", "without"):
             without, grouping = self.grouping()

@@ -270,8 +270,8 @@ class Sandbox:
         }
         self.endpoints = self._endpoints(self._write_kubeconfig())
         self.faults.on_change(self._fault_changed)
-        for backend, fault in self._initial_faults:
-            await self.set_fault(backend, fault)
+        for faulty, fault in self._initial_faults:
+            await self.set_fault(faulty, fault)
         self._tasks = [
             asyncio.create_task(self.cluster.run(), name="sandbox-cluster"),
             asyncio.create_task(self.world.run(), name="sandbox-world"),

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from tui.sandbox.faults import BACKENDS, FAULT_KINDS, Fault, Faults
 from tui.sandbox.metrics import EXPOSITION_CONTENT_TYPE, Registry, SeriesStore
@@ -45,7 +46,7 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 def _fault_middleware(
     faults: Faults, backend: str, error: ErrorBody, malformed: Callable[[web.Request], web.Response]
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+) -> Middleware:
     """Answer as the fault in force on ``backend`` says; ``down`` closes the port instead
     (the server does that), so a request that still arrives is served normally."""
 

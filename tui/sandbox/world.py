@@ -38,8 +38,8 @@ SLOW_CALL = 2.5
 """A call slower than this many seconds is logged as slow."""
 SLOW_MEAN = 1.0
 """A mean latency above this many seconds makes a service ``degraded``."""
-FAILING = ("crash_loop", "no_ready_pods", "auth_failed", "vendor_down", "rate_limited")
-FAILING += ("webhook_failing", "saturated")
+FAILING: tuple[str, ...] = ("crash_loop", "no_ready_pods", "auth_failed", "vendor_down")
+FAILING += ("rate_limited", "webhook_failing", "saturated")
 MITIGATED = ("fallback", "bypass")
 
 # Shares of calls at full strength; with ~3.5 calls/s per pod these give the runbooks'
@@ -210,7 +210,7 @@ class World:
             self._errors[vendor] = self.registry.counter(f"{vendor}_errors_total")
             self._durations[vendor] = self.registry.histogram(f"{vendor}_request_duration_seconds")
         self._webhooks = self.registry.counter("clerk_webhook_deliveries_total")
-        self._ids = {
+        self._ids: dict[str, dict[str, Any]] = {
             vendor: {
                 "page": _short_id(self._rng),
                 "incident": _short_id(self._rng),

@@ -123,7 +123,7 @@ class IncidentActions(_Base):
         metrics: dict[str, MetricReading]
         vendor: VendorStatus | None
         health: Health | None
-        _sources: Any
+        _sources: Sources | None
 
         clock: Callable[[], datetime]
 

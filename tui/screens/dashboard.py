@@ -9,7 +9,7 @@ import gc
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,7 +24,15 @@ from tui.errors import ConfigError, IncidentTuiError
 from tui.incident import Incident
 from tui.screens.actions import ACT_BINDINGS, IncidentActions
 from tui.settings import Settings
-from tui.signals import Health, LogLine, MetricReading, PodState, SourceFault, VendorStatus
+from tui.signals import (
+    AlertLevel,
+    Health,
+    LogLine,
+    MetricReading,
+    PodState,
+    SourceFault,
+    VendorStatus,
+)
 from tui.timeline import Event, Journal, utcnow
 from widgets.checklist import ChecklistView
 from widgets.decision_tree import DecisionTreeView
@@ -35,6 +43,11 @@ from widgets.log_view import LogView
 from widgets.pods import PodTable
 from widgets.timeline_view import TimelineView
 from widgets.vendor_status import VendorStatusPane
+
+if TYPE_CHECKING:
+    from tui.sources.base import Outcome
+    from tui.sources.hub import Sources
+    from tui.sources.kube import LogTail
 
 __all__ = ["PANES", "DashboardScreen"]
 
@@ -106,8 +119,8 @@ class DashboardScreen(IncidentActions, Screen[None]):
         self.kube_fault: SourceFault | None = None
         self.logs_fault: SourceFault | None = None
         self._shown_events: set[str] = set()
-        self._sources: Any = None
-        self._tail: Any = None
+        self._sources: Sources | None = None
+        self._tail: LogTail | None = None
         self._active_pane = "logs"
 
     # ---------------------------------------------------------------- layout
@@ -326,14 +339,15 @@ class DashboardScreen(IncidentActions, Screen[None]):
             if last is None:
                 continue
             value = last.details.get("value")
-            level = last.details.get("level") if last.kind == "signal_alert_raised" else "ok"
+            recorded = last.details.get("level") if last.kind == "signal_alert_raised" else "ok"
+            level = cast(AlertLevel, recorded if recorded in get_args(AlertLevel) else "unknown")
             metrics.append(
                 MetricReading(
                     signal.id,
                     signal.name,
                     float(value) if isinstance(value, int | float) else None,
                     signal.unit,
-                    level or "unknown",
+                    level,
                     signal.alert.value if signal.alert else None,
                     signal.alert.op if signal.alert else None,
                     (),
@@ -439,15 +453,19 @@ class DashboardScreen(IncidentActions, Screen[None]):
 
     @work(exclusive=True, group="status", exit_on_error=False)
     async def poll_status(self) -> None:
-        sources = self._sources
+        sources = await self.open_sources()
         trackers = sources.trackers
-        calls = [
-            trackers["status_page"].run(sources.status_page.fetch(), sources.status_page.target)
-        ]
-        if sources.health is not None:
-            calls.append(trackers["health"].run(sources.health.fetch(), sources.health.target))
-        outcomes = await asyncio.gather(*calls)
-        vendor = outcomes[0]
+        health_source = sources.health
+
+        async def read_health() -> Outcome[Health] | None:
+            if health_source is None:
+                return None
+            return await trackers["health"].run(health_source.fetch(), health_source.target)
+
+        vendor, health = await asyncio.gather(
+            trackers["status_page"].run(sources.status_page.fetch(), sources.status_page.target),
+            read_health(),
+        )
         if vendor.value is not None:
             self.vendor = vendor.value
             self.incident.observe_vendor_status(
@@ -457,8 +475,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
             )
         self.vendor_fault = vendor.fault
         self._observe_fault("status_page", vendor.fault)
-        if len(outcomes) > 1:
-            health = outcomes[1]
+        if health is not None:
             if health.value is not None:
                 self.health = health.value
             self.health_fault = health.fault
@@ -470,7 +487,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
 
     @work(exclusive=True, group="metrics", exit_on_error=False)
     async def poll_metrics(self) -> None:
-        sources = self._sources
+        sources = await self.open_sources()
         outcome = await sources.trackers["prometheus"].run(
             sources.prometheus.fetch(), sources.prometheus.target
         )
@@ -491,7 +508,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
     async def run_kube(self) -> None:
         from tui.sources.kube import LogTail, PodWatcher
 
-        sources = self._sources
+        sources = await self.open_sources()
         while True:
             try:
                 conn = await sources.open_kube()

@@ -66,7 +66,7 @@ class StartScreen(Screen[None]):
             )
             if self.open:
                 yield Label("Open incidents (Enter resumes)", classes="heading")
-                table = DataTable(id="open-incidents", cursor_type="row")
+                table: DataTable[str] = DataTable(id="open-incidents", cursor_type="row")
                 table.add_columns("id", "severity", "status", "runbook", "title", "age")
                 for summary in self.open:
                     table.add_row(
@@ -90,7 +90,7 @@ class StartScreen(Screen[None]):
             ]
             yield OptionList(*options, id="runbooks")
             yield Label("2. Severity", classes="heading")
-            severities = DataTable(id="severities", cursor_type="row")
+            severities: DataTable[str] = DataTable(id="severities", cursor_type="row")
             severities.add_columns("level", "definition", "respond within", "example")
             yield severities
             yield Label("3. Title and impact", classes="heading")

@@ -8,9 +8,9 @@ import calendar
 import contextlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tui.errors import (
     ConfigError,
@@ -23,7 +23,7 @@ from tui.errors import (
 from tui.runbook import Runbook
 from tui.settings import KubernetesSettings
 from tui.signals import LogLine, PodState, SourceFault, detect_level
-from tui.sources.base import FaultTracker, error_for_status
+from tui.sources.base import FaultTracker, Outcome, error_for_status
 
 if TYPE_CHECKING:
     import aiohttp
@@ -315,13 +315,20 @@ class KubeConnection:
         from kubernetes.aio import config
         from kubernetes.aio.config.config_exception import ConfigException
 
+        # the loader is untyped; these are the shapes it returns
+        list_contexts = cast(
+            Callable[[str], tuple[list[dict[str, Any]], dict[str, Any] | None]],
+            config.list_kube_config_contexts,
+        )
+        new_client = cast(Callable[..., Awaitable[Any]], config.new_client_from_config)
+
         path = settings.kubeconfig_path()
         if not path.exists():
             raise ConfigError(
                 Problem(str(path), None, "kubernetes.kubeconfig", "no kubeconfig at this path")
             )
         try:
-            contexts, current = config.list_kube_config_contexts(str(path))
+            contexts, current = list_contexts(str(path))
             context = settings.context or (current or {}).get("name")
             names = [c["name"] for c in contexts]
             if context not in names:
@@ -333,7 +340,7 @@ class KubeConnection:
                         f'no context "{context}" (contexts: {", ".join(names) or "none"})',
                     )
                 )
-            api_client = await config.new_client_from_config(
+            api_client = await new_client(
                 config_file=str(path), context=context, persist_config=False
             )
         except ConfigException as exc:
@@ -517,7 +524,7 @@ class PodWatcher:
                 self.on_pods(self.states())
                 await self._watch(version)
             except SourceError as error:
-                outcome = self.tracker.failed(error, self.conn.server)
+                outcome: Outcome[None] = self.tracker.failed(error, self.conn.server)
                 self._faulted = True
                 self.on_fault(outcome.fault)
                 await asyncio.sleep(self.retry_interval)
@@ -550,8 +557,9 @@ class _Timestamps:
         digits = rest[:-1]
         if not digits.isascii() or not digits.isdigit() or len(digits) > 9:
             return None
-        known = self._seconds.get(base, _UNSEEN)
-        if known is _UNSEEN:
+        if base in self._seconds:
+            known = self._seconds[base]
+        else:
             if len(self._seconds) > 256:
                 self._seconds.clear()
             whole = parse_timestamp(base + "Z")
@@ -559,12 +567,9 @@ class _Timestamps:
             self._seconds[base] = known
         if known is None:
             return None
-        moment, seconds_ns = known  # type: ignore[misc]
+        moment, seconds_ns = known
         nanos = int(digits[:9].ljust(9, "0"))
         return moment.replace(microsecond=nanos // 1000), seconds_ns + nanos
-
-
-_UNSEEN: object = object()
 
 
 class _PodStream:

@@ -131,7 +131,7 @@ class _Endpoint:
             auth=auth,
             disable_ssl=not verify_tls,
             retry=Retry(total=0, status_forcelist=[], raise_on_status=False),
-            timeout=timeout,  # type: ignore[arg-type]
+            timeout=timeout,
         )
 
     def query(self, query: str) -> Any:
@@ -144,7 +144,7 @@ class _Endpoint:
 
 def _translate(url: str, exc: Exception) -> SourceError:
     import requests
-    from prometheus_api_client import PrometheusApiClientException
+    from prometheus_api_client.exceptions import PrometheusApiClientException
     from urllib3.exceptions import ReadTimeoutError
 
     if isinstance(exc, SourceError):
