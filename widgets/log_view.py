@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from time import monotonic
 
-from rich.cells import cell_len
+from rich.cells import cell_len, get_character_cell_size
 from rich.highlighter import JSONHighlighter
 from rich.style import Style
 from rich.text import Text
@@ -312,12 +312,14 @@ class LogView(ScrollView, can_focus=True):
                 if not self.wrap:
                     return pretty.count("\n") + 1
                 width = self._wrap_width
-                prefix = self._prefix_width(line)
+                prefix = self._prefix_plain(line)
+                indent = " " * cell_len(prefix)
                 return sum(
-                    max(1, -(-(prefix + cell_len(inert(p))) // width)) for p in pretty.split("\n")
+                    len(_wrap_cuts((indent if n else prefix) + inert(part), width))
+                    for n, part in enumerate(pretty.split("\n"))
                 )
         if self.wrap:
-            return max(1, -(-self._line_width(line) // self._wrap_width))
+            return len(_wrap_cuts(self._prefix_plain(line) + inert(line.text), self._wrap_width))
         return 1
 
     @property
@@ -441,11 +443,13 @@ class LogView(ScrollView, can_focus=True):
             moment = moment.astimezone()
         return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
+    def _prefix_plain(self, line: LogLine) -> str:
+        """The prefix's characters, as :meth:`_prefix` shows them."""
+        label = self._pod_label(line.pod) + " "
+        return self._stamp(line.timestamp) + " " + label if self.show_timestamps else label
+
     def _prefix_width(self, line: LogLine) -> int:
-        width = len(self._pod_label(line.pod)) + 1
-        if self.show_timestamps:
-            width += 13
-        return width
+        return cell_len(self._pod_label(line.pod)) + 1 + (13 if self.show_timestamps else 0)
 
     def _line_width(self, line: LogLine) -> int:
         # measured as shown: a control character takes no cell raw, and one as its symbol
@@ -489,8 +493,7 @@ class LogView(ScrollView, can_focus=True):
             segments = list(text.render(console))
             strip = Strip(segments, text.cell_len)
             if self.wrap and width > 0 and strip.cell_length > width:
-                cuts = [*range(width, strip.cell_length, width), strip.cell_length]
-                strips.extend(strip.divide(cuts))
+                strips.extend(strip.divide(_wrap_cuts(text.plain, width)))
             else:
                 strips.append(strip)
         self._cache[key] = strips
@@ -534,6 +537,27 @@ class LogView(ScrollView, can_focus=True):
 
     def shown_lines(self) -> list[LogLine]:
         return [self._line(self._seq_at(i)) for i in range(self.shown_count)]
+
+
+def _wrap_cuts(text: str, width: int) -> list[int]:
+    """The cell offsets where a row of ``text`` is cut to fit ``width``, ending with its
+    whole width: never inside a double-width character, which a cut would drop."""
+    total = cell_len(text)
+    if total <= width:
+        return [total]
+    if text.isascii():
+        return [*range(width, total, width), total]
+    cuts: list[int] = []
+    row = position = 0
+    for character in text:
+        size = get_character_cell_size(character)
+        if row and row + size > width:
+            cuts.append(position)
+            row = 0
+        row += size
+        position += size
+    cuts.append(total)
+    return cuts
 
 
 def _pretty(text: str) -> str | None:
