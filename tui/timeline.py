@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import getpass
 import os
@@ -479,6 +480,12 @@ class Journal:
         self._line_number = 0
         self.warnings: list[JournalWarning] = []
         """Problems met by :meth:`read_new` so far."""
+        self.held: list[Event] = []
+        """Events :meth:`record_or_hold` could not write yet, oldest first (secrets masked)."""
+        self.held_since: datetime | None = None
+        """When the first held event could not be written."""
+        self.held_error: str | None = None
+        """Why the last attempt to write failed (one sentence)."""
 
     # opening -------------------------------------------------------------------
 
@@ -561,9 +568,45 @@ class Journal:
     def record(self, event: Event) -> Event:
         """Append the event (secrets masked) and return it as written, once it is on disk."""
         written = self.redactor.event(event)
-        data = written.to_line().encode("utf-8")
+        with self._mutex:
+            self._append([written])
+        return written
+
+    def record_or_hold(self, event: Event) -> Event:
+        """Like :meth:`record`, but when the journal cannot be written the event is held in
+        memory instead of raising (with every event after it, in order) and written with
+        the next event or :meth:`flush_held` that succeeds. For the cockpit: recording
+        must never stop its panes from showing what the backends say."""
+        written = self.redactor.event(event)
+        with self._mutex:
+            self.held.append(written)
+            self.flush_held()
+        return written
+
+    def flush_held(self) -> int:
+        """Write the held events, in order, if the journal accepts writes again; returns
+        how many were written (0 when none were held or it still fails)."""
+        with self._mutex:
+            if not self.held:
+                return 0
+            try:
+                self._append(self.held)
+            except JournalError as error:
+                if self.held_since is None:
+                    self.held_since = utcnow()
+                self.held_error = str(error)
+                return 0
+            count = len(self.held)
+            self.held, self.held_since, self.held_error = [], None, None
+            return count
+
+    def _append(self, events: list[Event]) -> None:
+        """One write of these events' lines under the lock, then fsync. A write that fails
+        part-way (a full disk) is cut back off, so no half line is left behind."""
+        data = b"".join(event.to_line().encode("utf-8") for event in events)
         with self.locked():
             fd = self._writer()
+            size: int | None = None
             try:
                 size = os.fstat(fd).st_size
                 # a writer killed mid-line left no newline: end that line first so this
@@ -573,8 +616,11 @@ class Journal:
                 _write_all(fd, data)
                 os.fsync(fd)
             except OSError as exc:
-                raise JournalError(f"cannot write to {self.path}: {exc.strerror}") from None
-        return written
+                if size is not None:
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, size)
+                reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror
+                raise JournalError(f"cannot write to {self.path}: {reason}") from None
 
     def __call__(self, event: Event) -> Event:
         """A journal is a recorder: ``Incident(recorder=journal)``."""

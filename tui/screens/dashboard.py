@@ -22,6 +22,7 @@ from textual.widgets import Input, Static, Tab, Tabs
 from tui.decision import Readings, evaluate, ranked_remediations
 from tui.errors import ConfigError, IncidentTuiError
 from tui.incident import Incident
+from tui.inert import inert
 from tui.screens.actions import ACT_BINDINGS, IncidentActions
 from tui.settings import Settings
 from tui.signals import (
@@ -127,6 +128,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield IncidentHeader(id="header")
+        yield Static("", id="journal-banner", markup=False)
         if self.banner:
             yield Static(self.banner, id="banner")
         yield Static("", id="replay-bar")
@@ -177,6 +179,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
         self.query_one("#logs", LogView).focus()
         if self.journal is not None and not self.read_only:
             self.set_interval(0.5, self.follow_journal)
+            self.set_interval(1.0, self.retry_held)
         if self.live:
             # after the first frame: the backends' clients are not needed to draw it. The
             # first refresh after mount happens while the app still holds its start-up
@@ -263,10 +266,44 @@ class DashboardScreen(IncidentActions, Screen[None]):
 
     def _record(self, event: Event) -> Event:
         assert self.journal is not None
-        stored = self.journal.record(event)
+        # never raises: an event the journal cannot take now is held and written later,
+        # so a full disk or an immutable file never stops a pane
+        stored = self.journal.record_or_hold(event)
         self._shown_events.add(stored.id)
         self.call_after_refresh(self._show_events, [stored])
+        self._show_journal_state()
         return stored
+
+    def retry_held(self) -> None:
+        """Write what the journal could not take, once it can; say so either way."""
+        if self.journal is None or not self.journal.held:
+            return
+        written = self.journal.flush_held()
+        if written:
+            self.notify(
+                f"The journal accepts writes again: {written} held "
+                f"event{'s' if written != 1 else ''} written in order.",
+                timeout=8,
+            )
+        self._show_journal_state()
+
+    def _show_journal_state(self) -> None:
+        banner = self.query_one("#journal-banner", Static)
+        journal = self.journal
+        if journal is None or not journal.held:
+            banner.remove_class("-shown")
+            return
+        since = journal.held_since or self.clock()
+        count = len(journal.held)
+        banner.update(
+            inert(
+                f"⚠ The journal cannot be written since {since:%H:%M:%S} UTC "
+                f"({journal.held_error or 'no reason given'}). {count} "
+                f"event{'s' if count != 1 else ''} held in memory, written in order once "
+                "it can be; the panes stay live."
+            )
+        )
+        banner.add_class("-shown")
 
     def _show_events(self, events: list[Event]) -> None:
         self.query_one(TimelineView).add_events(events)
