@@ -5,15 +5,19 @@ what the record keeps."""
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from app_helpers import cockpit, pane_text, screen_text, static_text
-from sandbox_helpers import need_binary, running_sandbox, wait_until
+from sandbox_helpers import CI, incident_tui_command, need_binary, running_sandbox, wait_until
 from textual.widgets import Static
 
+from tui.app import IncidentApp, Launch, open_incident
+from tui.runbook import discover_runbooks
+from tui.settings import load_settings
 from tui.timeline import Journal
 
 
@@ -69,3 +73,169 @@ async def test_an_unwritable_journal_never_freezes_a_pane_and_nothing_is_lost(
             assert not journal.held
             events = Journal(journal.directory).load()
             assert not events.warnings
+
+
+# --------------------------------------------------------------------------- damaged journal
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*incident_tui_command(), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=cwd,
+    )
+
+
+def _declared_with_a_note(title: str = "Clay enrichment failing") -> tuple[str, Path]:
+    declared = _cli("declare", "--runbook", "clay", "--severity", "P2", "--title", title)
+    assert declared.returncode == 0, declared.stderr
+    incident_id = declared.stdout.strip().splitlines()[-1]
+    assert _cli("note", incident_id, "429s since 14:02").returncode == 0
+    assert _cli("severity", incident_id, "P1").returncode == 0
+    path = Path(os.environ["INCIDENT_TUI_STATE_DIR"]) / "incidents" / incident_id
+    return incident_id, path / "timeline.jsonl"
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("INCIDENT_TUI_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return tmp_path
+
+
+def test_a_lost_opening_brace_on_line_1_is_read_back_and_said(state: Path) -> None:
+    incident_id, journal = _declared_with_a_note()
+    data = journal.read_bytes()
+    journal.write_bytes(b"X" + data[1:])
+    listed = _cli("incidents")
+    assert incident_id in listed.stdout and "Clay enrichment failing" in listed.stdout
+    note = _cli("note", incident_id, "still failing")
+    assert note.returncode == 0, note.stderr
+    assert "line 1 is damaged; its declared event was read from what is left" in note.stderr
+    exported = _cli("export", incident_id, "--out", str(state / "out"))
+    assert exported.returncode == 0, exported.stderr
+    postmortem = (state / "out" / incident_id / "postmortem.md").read_text(encoding="utf-8")
+    assert "Clay enrichment failing" in postmortem and "still failing" in postmortem
+
+
+def test_an_unreadable_declaration_is_rebuilt_from_the_saved_runbook(state: Path) -> None:
+    incident_id, journal = _declared_with_a_note()
+    lines = journal.read_bytes().split(b"\n")
+    lines[0] = b"\x00" * len(lines[0])
+    journal.write_bytes(b"\n".join(lines))
+    listed = _cli("incidents")
+    row = next(line for line in listed.stdout.splitlines() if line.startswith(incident_id))
+    assert " clay " in row and " P1 " in row and "investigating" in row
+    for args in (
+        ("note", incident_id, "after the damage"),
+        ("severity", incident_id, "P3"),
+        ("status", incident_id, "mitigated"),
+    ):
+        run = _cli(*args)
+        assert run.returncode == 0, run.stderr
+        assert "it was rebuilt from runbook.json (runbook clay, severity P2; title lost)" in (
+            run.stderr
+        ), run.stderr
+        assert "line 1 is not valid JSON; it was skipped" in run.stderr
+    exported = _cli("export", incident_id, "--out", str(state / "out"))
+    assert exported.returncode == 0, exported.stderr
+    postmortem = (state / "out" / incident_id / "postmortem.md").read_text(encoding="utf-8")
+    assert "429s since 14:02" in postmortem and "after the damage" in postmortem
+    assert "it was rebuilt from runbook.json" in exported.stderr
+
+
+async def test_the_cockpit_says_which_journal_line_it_skipped(state: Path) -> None:
+    incident_id, journal = _declared_with_a_note()
+    lines = journal.read_bytes().split(b"\n")
+    lines[1] = b"not an event"
+    journal.write_bytes(b"\n".join(lines))
+    catalog = discover_runbooks()
+    settings = load_settings(None)
+    incident, opened = open_incident(incident_id, catalog, settings)
+    app = IncidentApp(
+        Launch(settings=settings, catalog=catalog, incident=incident, journal=opened, live=False)
+    )
+    async with app.run_test(size=(120, 40)):
+        said = await wait_until(
+            lambda: [n.message for n in app._notifications if "line 2" in n.message], 10, 0.05
+        )
+        assert said == [f"{journal}:2: line 2 is not valid JSON; it was skipped"]
+
+
+# --------------------------------------------------------------------------- a full disk
+
+
+@contextlib.contextmanager
+def small_disk(where: Path, size_kib: int = 512) -> Iterator[Path]:
+    """A tmpfs of ``size_kib`` mounted at ``where`` (root only)."""
+    mount = need_binary("mount")
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [mount, "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        if CI:
+            pytest.fail(f"mounting a tmpfs is required (CI=true): {done.stderr.strip()}")
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run([need_binary("umount"), "-l", str(where)], check=False)
+
+
+def _fill(disk: Path) -> Path:
+    """Take every free byte of the disk."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for chunk in (65536, 4096, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"\0" * chunk)
+    finally:
+        os.close(fd)
+    return filler
+
+
+def test_a_full_disk_gives_one_sentence_and_leaves_no_half_incident(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    with small_disk(tmp_path / "disk") as disk:
+        monkeypatch.setenv("INCIDENT_TUI_STATE_DIR", str(disk / "state"))
+        incident_id, journal = _declared_with_a_note()
+        filler = _fill(disk)
+
+        failed = _cli("declare", "--runbook", "clay", "--severity", "P2", "--title", "second")
+        assert failed.returncode == 2
+        assert failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr
+        assert "the disk is full" in failed.stderr or "No space left" in failed.stderr
+        listed = _cli("incidents")
+        assert [line.split()[0] for line in listed.stdout.splitlines()[1:]] == [incident_id]
+        assert "? " not in listed.stdout
+
+        size = journal.stat().st_size
+        # more than a page: a tmpfs gives a file its space a page at a time
+        note = _cli("note", incident_id, "words " * 1500)
+        assert note.returncode == 2
+        assert note.stderr.strip() == f"incident-tui: cannot write to {journal}: the disk is full"
+        assert journal.stat().st_size == size  # no half line left behind
+
+        # the export goes elsewhere; only recording it fails, and that is said, not fatal
+        out = tmp_path / "out"
+        with immutable(journal):
+            exported = _cli("export", incident_id, "--out", str(out))
+        assert exported.returncode == 0, exported.stderr
+        assert f"postmortem: {out / incident_id / 'postmortem.md'}" in exported.stdout
+        assert "warning: the export is complete, but cannot open" in exported.stderr
+
+        filler.unlink()
+        later = _cli("note", incident_id, "space again")
+        assert later.returncode == 0, later.stderr
+        assert later.stderr == ""  # no cut-off line to warn about for ever

@@ -98,19 +98,14 @@ class IncidentApp(App[None]):
 
     def declare(self, runbook: Runbook, severity: str, title: str, impact: str | None) -> None:
         """Open a new incident from the picker and record its declaration."""
-        from tui.timeline import new_incident_id
+        from tui.store import declare_incident
 
-        incident_id = new_incident_id(runbook.id)
-        journal = Journal.create(incident_id)
-        journal.save_runbook(runbook)
-        incident = Incident.declare(
+        incident, journal = declare_incident(
             runbook,
-            incident_id=incident_id,
             title=title,
             severity=severity,
             impact=impact,
             commander=self.settings.responder,
-            recorder=journal,
             clock=self.clock,
             actor=self.settings.responder,
         )
@@ -167,6 +162,8 @@ def open_incident(
 
     journal = find_journal(incident_id)
     loaded = journal.load()
+    # the dashboard says each one, as every command does
+    journal.warnings.extend(loaded.warnings)
     runbook_id = _runbook_of(loaded.events)
     runbook = catalog.get(runbook_id)
     incident = Incident.from_events(

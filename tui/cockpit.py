@@ -5,9 +5,8 @@ from __future__ import annotations
 import click
 
 from tui.app import IncidentApp, Launch, open_incident
-from tui.incident import Incident
 from tui.runbook import discover_runbooks
-from tui.timeline import Journal, new_incident_id
+from tui.store import declare_incident
 
 __all__ = ["run_cockpit"]
 
@@ -36,18 +35,12 @@ def run_cockpit(
         runbook = catalog.get(runbook_id)
         if not title:
             raise click.UsageError("--runbook needs --title (and --severity, P2 by default).")
-        incident_id = new_incident_id(runbook.id)
-        journal = Journal.create(incident_id)
-        journal.save_runbook(runbook)
-        launch.journal = journal
-        launch.incident = Incident.declare(
+        launch.incident, launch.journal = declare_incident(
             runbook,
-            incident_id=incident_id,
             title=title,
             severity=severity or "P2",
             impact=impact,
             commander=settings.responder,
-            recorder=journal,
             actor=settings.responder,
         )
     app = IncidentApp(launch)

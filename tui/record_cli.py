@@ -82,29 +82,26 @@ def declare(
     commander: str | None,
 ) -> None:
     """Declare a new incident; prints its id as the last line."""
-    from tui.incident import Incident, IncidentError, check_severity
+    from tui.incident import IncidentError, check_severity
     from tui.runbook import discover_runbooks, format_duration
-    from tui.timeline import Journal, default_actor, new_incident_id
+    from tui.store import declare_incident
+    from tui.timeline import default_actor
 
     runbook = discover_runbooks(_runbook_dirs(ctx)).get(runbook_id)
     level = check_severity(runbook, severity)
     if not title.strip():
         raise IncidentError("an incident needs a title (--title)")
-    incident_id = new_incident_id(runbook.id)
-    journal = Journal.create(incident_id)
-    journal.save_runbook(runbook)
-    incident = Incident.declare(
+    incident, journal = declare_incident(
         runbook,
-        incident_id=incident_id,
         title=title,
         severity=level,
         impact=impact,
         commander=commander,
-        recorder=journal,
         actor=default_actor(),
         source="cli",
     )
     journal.close()
+    incident_id = incident.id
     info = incident.severity_info()
     due = incident.response_due()
     limit = info.response_time_label or f"within {format_duration(info.response_time)}"
@@ -218,15 +215,20 @@ def export(ctx: click.Context, incident_id: str | None, out_dir: Path, pinned_on
         journal=journal,
         evidence=_evidence(ctx, incident.runbook),
     )
-    incident.record_export(
-        str(result.folder), files=[p.name for p in result.files], pinned_only=pinned_only
-    )
-    journal.close()
     for line in result.notes:
         echo(f"note: {line}", err=True)
     echo(f"postmortem: {result.postmortem}")
     echo(f"evidence:   {result.folder}")
     echo(f"archive:    {result.archive}")
+    try:
+        incident.record_export(
+            str(result.folder), files=[p.name for p in result.files], pinned_only=pinned_only
+        )
+    except JournalError as error:
+        # the export is whole; only the line saying it was made is missing
+        echo(f"incident-tui: warning: the export is complete, but {error}", err=True)
+    finally:
+        journal.close()
 
 
 def _evidence(ctx: click.Context, runbook: Runbook) -> Any:

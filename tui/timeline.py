@@ -18,6 +18,7 @@ import contextlib
 import errno
 import fcntl
 import getpass
+import json
 import os
 import re
 import secrets as _random
@@ -447,6 +448,22 @@ def _parse_line(raw: bytes, path: str, number: int) -> Event | JournalWarning:
     return event
 
 
+def _salvage(raw: bytes) -> Event | None:
+    """The event a damaged line still holds, when the damage is at its edges (a lost
+    opening brace, bytes before it or after its end), else None."""
+    text = raw.strip()
+    start, end = text.find(b'"'), text.rfind(b"}")
+    candidates = [text[text.find(b"{") :], b"{" + text[start:]] if start >= 0 else []
+    if end >= 0:
+        candidates += [c[: c.rfind(b"}") + 1] for c in list(candidates)]
+    for candidate in candidates:
+        try:
+            return Event.model_validate_json(candidate)
+        except ValidationError:
+            continue
+    return None
+
+
 def _partial_warning(path: str, number: int, size: int) -> JournalWarning:
     return JournalWarning(
         path,
@@ -662,6 +679,7 @@ class Journal:
             raise JournalError(f"cannot read {self.path}: {exc.strerror}") from None
         try:
             number = 0
+            first = True
             for raw in handle:
                 number += 1
                 if not raw.endswith(b"\n"):
@@ -672,11 +690,87 @@ class Journal:
                     continue
                 parsed = _parse_line(raw, name, number)
                 if isinstance(parsed, JournalWarning):
-                    sink.append(parsed)
-                else:
-                    yield parsed
+                    salvaged = _salvage(raw)
+                    if salvaged is None:
+                        sink.append(parsed)
+                        continue
+                    sink.append(
+                        JournalWarning(
+                            name,
+                            number,
+                            f"line {number} is damaged; its {salvaged.kind} event was read "
+                            "from what is left of it",
+                        )
+                    )
+                    parsed = salvaged
+                if first:
+                    first = False
+                    if parsed.kind != "declared":
+                        rebuilt = self._rebuilt_declaration(parsed)
+                        if rebuilt is not None:
+                            sink.append(rebuilt[1])
+                            yield rebuilt[0]
+                yield parsed
         finally:
             handle.close()
+
+    def _rebuilt_declaration(self, first: Event) -> tuple[Event, JournalWarning] | None:
+        """A stand-in for a ``declared`` event that cannot be read (a damaged first line),
+        made from the runbook saved beside the journal, so the rest of the record stays an
+        incident; None without that runbook."""
+        text = self.runbook_snapshot()
+        if text is None:
+            return None
+        try:
+            runbook = json.loads(text)
+            runbook_id = str(runbook["id"])
+            vendor = str(runbook.get("vendor", {}).get("name", ""))
+            levels = [str(s["level"]) for s in runbook.get("severities", [])]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+        severity = None
+        for event in self._events_quietly():
+            if event.kind == "severity_changed":
+                severity = str(event.details.get("from", "")) or None
+                break
+        guessed = severity is None
+        if severity is None:
+            severity = levels[-1] if levels else "P4"
+        event = Event(
+            # the same id on every read, sorting just before the first event it stands before
+            id=first.id[:10] + "0" * 16,
+            time=first.time,
+            kind="declared",
+            actor=first.actor,
+            source=first.source,
+            summary="Incident declared (rebuilt: the declaration in the journal is damaged)",
+            details={
+                "incident_id": self.incident_id,
+                "runbook": runbook_id,
+                "vendor": vendor,
+                "title": f"{self.incident_id} (title lost: the declaration is damaged)",
+                "severity": severity,
+                "status": "investigating",
+                "impact": None,
+                "commander": None,
+                "rebuilt": True,
+            },
+        )
+        said = f"severity {severity}" + (" (assumed: none is on record)" if guessed else "")
+        warning = JournalWarning(
+            str(self.path),
+            1,
+            f"the journal has no readable `declared` event; it was rebuilt from "
+            f"{RUNBOOK_SNAPSHOT} (runbook {runbook_id}, {said}; title lost)",
+        )
+        return event, warning
+
+    def _events_quietly(self) -> Iterator[Event]:
+        with contextlib.suppress(OSError), open(self.path, "rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                parsed = _parse_line(raw, "", number)
+                if isinstance(parsed, Event):
+                    yield parsed
 
     def load(self) -> JournalLoad:
         """Every complete event, plus warnings for a cut-off last line or a corrupt line."""

@@ -123,6 +123,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
         self._sources: Sources | None = None
         self._tail: LogTail | None = None
         self._active_pane = "logs"
+        self._warned = 0
 
     # ---------------------------------------------------------------- layout
 
@@ -177,6 +178,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
         self.tick()
         self.set_interval(1.0, self.tick)
         self.query_one("#logs", LogView).focus()
+        self._say_journal_warnings()
         if self.journal is not None and not self.read_only:
             self.set_interval(0.5, self.follow_journal)
             self.set_interval(1.0, self.retry_held)
@@ -309,6 +311,14 @@ class DashboardScreen(IncidentActions, Screen[None]):
         self.query_one(TimelineView).add_events(events)
         self.query_one(ChecklistView).show(set(self.incident.checked))
 
+    def _say_journal_warnings(self) -> None:
+        """Each damaged or skipped journal line, once, as the command line warns of it."""
+        if self.journal is None:
+            return
+        for warning in self.journal.warnings[self._warned :]:
+            self.notify(inert(str(warning)), title="Journal", severity="warning", timeout=20)
+        self._warned = len(self.journal.warnings)
+
     def follow_journal(self) -> None:
         """Show events other processes appended (``incident-tui note`` in a second terminal)."""
         assert self.journal is not None
@@ -317,6 +327,8 @@ class DashboardScreen(IncidentActions, Screen[None]):
         except IncidentTuiError as error:
             self.notify(str(error), severity="error", timeout=8)
             return
+        finally:
+            self._say_journal_warnings()
         fresh = [e for e in events if e.id not in self._shown_events]
         if not fresh:
             return
