@@ -11,13 +11,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_helpers import cockpit, pane_text, screen_text, static_text
+from app_helpers import (
+    cockpit,
+    events_of,
+    fast_settings,
+    open_confirm,
+    pane_text,
+    press,
+    preview,
+    screen_text,
+    static_text,
+)
 from sandbox_helpers import CI, incident_tui_command, need_binary, running_sandbox, wait_until
-from textual.widgets import Static
+from textual.widgets import Button, Static
 
 from tui.app import IncidentApp, Launch, open_incident
+from tui.incident import Incident
+from tui.remediation import RemediationRunner
 from tui.runbook import discover_runbooks
+from tui.screens.act import ConfirmScreen, RemediationScreen
 from tui.settings import load_settings
+from tui.sources.kube import KubeConnection
 from tui.timeline import Journal
 
 
@@ -239,3 +253,113 @@ def test_a_full_disk_gives_one_sentence_and_leaves_no_half_incident(
         later = _cli("note", incident_id, "space again")
         assert later.returncode == 0, later.stderr
         assert later.stderr == ""  # no cut-off line to warn about for ever
+
+
+# --------------------------------------------------------------------------- two responders
+
+
+async def test_a_second_responder_applying_against_a_stale_dry_run_is_refused_with_409(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_sandbox("clay-vendor-outage") as sb:
+        app = cockpit(sb, tmp_path, monkeypatch)
+        assert app.journal is not None and app.incident is not None
+        # the other responder: the same incident from its own journal reader, acting
+        # through the same engine a second cockpit runs
+        settings = fast_settings(sb, tmp_path)
+        other_journal = Journal(app.journal.directory)
+        other = Incident.from_events(
+            app.incident.runbook,
+            other_journal.load().events,
+            recorder=other_journal,
+            actor="bob",
+        )
+        conn = await KubeConnection.open(settings.kubernetes, other.runbook)
+        runner = RemediationRunner(conn, other.runbook, verify_timeout=60, poll_interval=0.2)
+        remediation = other.runbook.remediation("enable-fallback")
+        async with app.run_test(size=(120, 40)):
+            theirs = runner.plan(remediation, {})
+            other.record_remediation("enable-fallback", "planned")
+            await runner.dry_run(theirs)
+            other.record_remediation("enable-fallback", "dry_run", result="1 change")
+
+            confirm = await open_confirm(app, "enable-fallback")
+            await preview(confirm)
+            assert confirm.preview is not None and confirm.preview.dry_run is not None
+            said = " ".join(confirm.preview.dry_run.warnings)
+            assert "In progress elsewhere: Enable graceful degradation (fallback)" in said
+            assert "by bob" in said
+
+            # bob applies first; then alice, on the preview bob's change made stale
+            await runner.apply(theirs)
+            other.record_remediation("enable-fallback", "applied", result="CLAY_FALLBACK=true")
+            before = sum(sb.sandbox.writes().values())
+            press(app, "y", "y")
+            refused = await wait_until(
+                lambda: events_of(app.journal, "remediation_refused"), 30, 0.1, "the refusal"
+            )
+            assert sum(sb.sandbox.writes().values()) == before  # nothing written
+            summary = refused[-1].summary
+            assert "changed since the dry run (~ app.env.CLAY_FALLBACK: false → true)" in summary
+            assert "Recorded meanwhile: Remediation applied: Enable graceful degradation" in summary
+            assert "(bob, " in summary
+            screen = await wait_until(
+                lambda: app.screen if isinstance(app.screen, RemediationScreen) else None, 10
+            )
+            assert "Refused" in static_text(screen.query_one("#run-stage", Static))
+            # New dry run: a fresh confirmation, which now says nothing would change
+            screen.query_one("#retry", Button).press()
+            fresh = await wait_until(
+                lambda: (
+                    app.screen
+                    if isinstance(app.screen, ConfirmScreen) and app.screen.preview
+                    else None
+                ),
+                30,
+                0.05,
+                "the new dry run",
+            )
+            assert fresh.preview.dry_run is not None and not fresh.preview.dry_run.changes
+        await conn.close()
+
+
+async def test_an_apply_carries_the_version_it_checked_and_a_status_change_is_no_conflict(
+    tmp_path: Path,
+) -> None:
+    async with running_sandbox("clay-vendor-outage") as sb:
+        settings = fast_settings(sb, tmp_path)
+        runbook = discover_runbooks().get("clay")
+        conn = await KubeConnection.open(settings.kubernetes, runbook)
+        runner = RemediationRunner(conn, runbook, verify_timeout=60, poll_interval=0.2)
+        try:
+            plan = runner.plan(runbook.remediation("enable-fallback"), {})
+            await runner.dry_run(plan)
+            seen = plan.seen["deployment"]["metadata"]["resourceVersion"]
+            # the controllers write status back (a pod goes): not a change of intent
+            pods = await sb.kubectl("get", "pods", "-o", "name")
+            await sb.kubectl("delete", pods.stdout.split()[0], "--wait=false")
+
+            async def status_written() -> bool:
+                deployment = await runner.read_deployment()
+                return bool(deployment["metadata"]["resourceVersion"] != seen)
+
+            await wait_until(status_written, 10, 0.05, "the controller to write status")
+            result = await runner.apply(plan)
+            assert result.ok
+            now = (await runner.read_deployment())["metadata"]["resourceVersion"]
+            assert now != seen
+
+            # a patch sent with a version that is no longer current is a 409, for kubectl too
+            stale = await sb.kubectl(
+                "patch",
+                "deployment/clay-integration",
+                "--type",
+                "merge",
+                "-p",
+                f'{{"metadata":{{"resourceVersion":"{seen}"}},"spec":{{"replicas":4}}}}',
+                check=False,
+            )
+            assert stale.returncode != 0
+            assert "the object has been modified" in stale.stderr, stale.stderr
+        finally:
+            await conn.close()

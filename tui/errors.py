@@ -7,13 +7,15 @@ Hierarchy::
     ├── ConfigError             a config file or flag is invalid
     ├── JournalError            an incident journal cannot be read or written
     ├── RemediationError        a remediation was refused or failed
+    │   └── RemediationConflict the object changed since the dry run: nothing applied
     └── SourceError             a backend could not give us a value
         ├── SourceUnreachable   connection refused, DNS failure
         ├── SourceTimeout       no answer within the timeout
         ├── SourceServerError   the backend answered 5xx
         ├── SourceMalformed     the answer could not be parsed
         ├── SourceAuthExpired   401: credentials missing or expired
-        └── SourceForbidden     403: credentials lack the permission
+        ├── SourceForbidden     403: credentials lack the permission
+        └── SourceConflict      409: the object changed since it was read
 
 Every error's ``str()`` is one complete sentence that says what went wrong and where.
 """
@@ -27,9 +29,11 @@ __all__ = [
     "IncidentTuiError",
     "JournalError",
     "Problem",
+    "RemediationConflict",
     "RemediationError",
     "RunbookError",
     "SourceAuthExpired",
+    "SourceConflict",
     "SourceError",
     "SourceForbidden",
     "SourceMalformed",
@@ -102,6 +106,15 @@ class RemediationError(IncidentTuiError):
         super().__init__(message if not hint else f"{message} Hint: {hint}")
 
 
+class RemediationConflict(RemediationError):
+    """The object changed between the dry run and the apply, so nothing was applied: the
+    preview the responder confirmed no longer says what would happen."""
+
+    def __init__(self, message: str, *, changes: list[str] | None = None) -> None:
+        self.changes = list(changes or [])
+        super().__init__(message)
+
+
 class SourceError(IncidentTuiError):
     """A backend (status page, health, Prometheus, Kubernetes, logs) gave no usable value."""
 
@@ -135,3 +148,7 @@ class SourceAuthExpired(SourceError):
 
 class SourceForbidden(SourceError):
     kind = "forbidden"
+
+
+class SourceConflict(SourceError):
+    kind = "conflict"

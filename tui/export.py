@@ -259,6 +259,7 @@ _STAGE = {
     "planned": "planned",
     "dry_run": "dry run passed",
     "cancelled": "cancelled",
+    "refused": "refused",
     "applied": "applied",
     "verified": "verified",
     "failed": "failed",
@@ -571,7 +572,9 @@ class _Postmortem:
         """``**Title** (action): applied 14:07, verified 14:09 — result``."""
         action = f" ({self.md(run.action)})" if run.action else ""
         milestones = [
-            s for s in run.steps if s.stage in ("applied", "verified", "failed", "reverted")
+            s
+            for s in run.steps
+            if s.stage in ("refused", "applied", "verified", "failed", "reverted")
         ]
         shown = ", ".join(f"{_STAGE[s.stage]} {s.at:%H:%M}" for s in milestones or run.steps[-1:])
         text = f"**{self.md(run.title)}**{action}: {shown}"

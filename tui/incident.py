@@ -96,7 +96,7 @@ STATUSES: tuple[str, ...] = get_args(Status)
 _MITIGATED = ("mitigated", "monitoring", "resolved")
 
 RemediationStage = Literal[
-    "planned", "dry_run", "cancelled", "applied", "verified", "failed", "reverted"
+    "planned", "dry_run", "cancelled", "refused", "applied", "verified", "failed", "reverted"
 ]
 REMEDIATION_STAGES: tuple[str, ...] = get_args(RemediationStage)
 
@@ -391,6 +391,7 @@ _STAGE_WORDS = {
     "planned": "planned",
     "dry_run": "dry run passed",
     "cancelled": "cancelled",
+    "refused": "refused",
     "applied": "applied",
     "verified": "verified",
     "failed": "failed",
@@ -814,7 +815,8 @@ class Incident:
         details: dict[str, Any] | None = None,
     ) -> Event:
         """Record a stage of a remediation: planned, dry_run (passed), cancelled (the
-        responder did not apply it), applied, verified, failed (``error`` says why) or
+        responder did not apply it), refused (the cluster changed since the dry run, so
+        nothing was applied), applied, verified, failed (``error`` says why) or
         reverted. ``planned`` starts a new run; the other stages continue the latest run of
         that remediation. ``result`` is a few words on the outcome (``3/3 pods Ready``)."""
         self._require_declared()
@@ -895,7 +897,7 @@ class Incident:
         due = self.next_update_due()
         current = "Investigating"
         # a remediation the responder decided against is not what is being done
-        going = [r for r in self.remediations if r.stage != "cancelled"]
+        going = [r for r in self.remediations if r.stage not in ("cancelled", "refused")]
         if going:
             current = going[-1].steps[-1].summary
         elapsed = self.elapsed(now) if self.declared_at else timedelta(0)
@@ -1259,6 +1261,7 @@ class Incident:
     _on_remediation_planned = _on_remediation
     _on_remediation_dry_run = _on_remediation
     _on_remediation_cancelled = _on_remediation
+    _on_remediation_refused = _on_remediation
     _on_remediation_applied = _on_remediation
     _on_remediation_verified = _on_remediation
     _on_remediation_failed = _on_remediation

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from tui.errors import RemediationError, SourceError
+from tui.errors import RemediationConflict, RemediationError, SourceConflict, SourceError
 from tui.runbook import (
     HttpCall,
     Manual,
@@ -97,6 +97,9 @@ class Plan:
     params: dict[str, str] = field(default_factory=dict)
     secret_value: str | None = field(default=None, repr=False)
     """For rotate_secret: the new value, given by the responder; never printed."""
+    seen: dict[str, Any] = field(default_factory=dict, repr=False)
+    """What the dry run saw (the deployment, the secret's version): the apply goes ahead
+    only while the cluster still has it, so a confirmed preview stays true."""
 
     @property
     def target(self) -> str:
@@ -175,6 +178,11 @@ class RemediationRunner:
     async def _get(self, what: str, call: Any) -> dict[str, Any]:
         try:
             return await self.conn.get_json("remediation", what, call)
+        except SourceConflict:
+            raise RemediationConflict(
+                f"{what.removeprefix('patch ')} changed between the check and the write "
+                "(409 Conflict): nothing was applied. Run a new dry run."
+            ) from None
         except SourceError as error:
             raise self._refused(error) from None
 
@@ -302,8 +310,10 @@ class RemediationRunner:
         raise RemediationError(f"deployment/{self.deployment} has no container {wanted}.")
 
     async def _patch_deployment(
-        self, body: Any, content_type: str, dry_run: bool
+        self, body: Any, content_type: str, dry_run: bool, version: str | None = None
     ) -> dict[str, Any]:
+        if version is not None and not dry_run:
+            body = _with_version(body, version)
         return await self._get(
             f"patch deployment/{self.deployment}",
             self.conn.api.patch_namespaced_deployment_without_preload_content(
@@ -315,7 +325,11 @@ class RemediationRunner:
             ),
         )
 
-    async def _patch_secret(self, name: str, body: Any, dry_run: bool) -> dict[str, Any]:
+    async def _patch_secret(
+        self, name: str, body: Any, dry_run: bool, version: str | None = None
+    ) -> dict[str, Any]:
+        if version is not None and not dry_run:
+            body = _with_version(body, version)
         return await self._get(
             f"patch secret/{name}",
             self.conn.api.patch_namespaced_secret_without_preload_content(
@@ -354,6 +368,12 @@ class RemediationRunner:
         what the revert needs, and the diff against the deployment before."""
         rem = plan.remediation
         before = await self.read_deployment()
+        if dry_run:
+            plan.seen["deployment"] = copy.deepcopy(before)
+        else:
+            self._still_as_seen(plan, before)
+        # the write carries the version just checked: a change in between is a 409
+        version = None if dry_run else before["metadata"].get("resourceVersion")
         undo: dict[str, Any] = {
             "revision": before["metadata"].get("annotations", {}).get(REVISION_ANNOTATION)
         }
@@ -380,7 +400,7 @@ class RemediationRunner:
                         }
                     }
                 }
-                after = await self._patch_deployment(body, strategic, dry_run)
+                after = await self._patch_deployment(body, strategic, dry_run, version)
             case RolloutRestart():
                 body = {
                     "spec": {
@@ -389,20 +409,24 @@ class RemediationRunner:
                         }
                     }
                 }
-                after = await self._patch_deployment(body, strategic, dry_run)
+                after = await self._patch_deployment(body, strategic, dry_run, version)
             case RolloutUndo():
                 template, revision = await self._undo_template(rem.to_revision)
                 undo["to_revision"] = revision
                 ops = [{"op": "replace", "path": "/spec/template", "value": template}]
-                after = await self._patch_deployment(ops, "application/json-patch+json", dry_run)
+                after = await self._patch_deployment(
+                    ops, "application/json-patch+json", dry_run, version
+                )
             case RolloutPause() | RolloutResume():
                 paused = isinstance(rem, RolloutPause)
                 undo["paused"] = bool(before["spec"].get("paused"))
-                after = await self._patch_deployment({"spec": {"paused": paused}}, merge, dry_run)
+                after = await self._patch_deployment(
+                    {"spec": {"paused": paused}}, merge, dry_run, version
+                )
             case Scale():
                 undo["replicas"] = before["spec"].get("replicas")
                 after = await self._patch_deployment(
-                    {"spec": {"replicas": rem.replicas}}, merge, dry_run
+                    {"spec": {"replicas": rem.replicas}}, merge, dry_run, version
                 )
             case SetImage():
                 container = self._container(before, rem.container)
@@ -417,20 +441,31 @@ class RemediationRunner:
                         }
                     }
                 }
-                after = await self._patch_deployment(body, strategic, dry_run)
+                after = await self._patch_deployment(body, strategic, dry_run, version)
             case RotateSecret():
                 name, key = self._secret_ref(rem)
                 if not plan.secret_value:
                     raise RemediationError("A new secret value is needed; none was given.")
                 secret = await self._read_secret(name)
                 old_b64 = (secret.get("data") or {}).get(key)
+                secret_version = secret.get("metadata", {}).get("resourceVersion")
+                if dry_run:
+                    plan.seen["secret"] = old_b64
+                elif "secret" in plan.seen and plan.seen["secret"] != old_b64:
+                    raise RemediationConflict(
+                        f"secret/{name} {key} changed since the dry run: nothing was applied. "
+                        "Run a new dry run.",
+                        changes=[f"secret/{name} data.{key}"],
+                    )
                 old = base64.b64decode(old_b64).decode("utf-8", "replace") if old_b64 else None
                 if old == plan.secret_value:
                     raise RemediationError(
                         f"The new value for {key} of secret/{name} is the same as the current one."
                     )
                 encoded = base64.b64encode(plan.secret_value.encode()).decode()
-                await self._patch_secret(name, {"data": {key: encoded}}, dry_run)
+                await self._patch_secret(
+                    name, {"data": {key: encoded}}, dry_run, None if dry_run else secret_version
+                )
                 changes.append(
                     Change(
                         f"secret/{name} data.{key}",
@@ -447,13 +482,28 @@ class RemediationRunner:
                             }
                         }
                     }
-                    after = await self._patch_deployment(body, strategic, dry_run)
+                    # the secret's write changed nothing of the deployment's version
+                    after = await self._patch_deployment(body, strategic, dry_run, version)
             case HttpCall() | Manual():
                 return None, undo, changes
             case _:
                 raise AssertionError(rem)
         changes = diff_deployments(before, after) + changes if after is not None else changes
         return after, undo, changes
+
+    def _still_as_seen(self, plan: Plan, now: dict[str, Any]) -> None:
+        """Refuse to apply a plan whose dry run saw another deployment than the one there
+        now (a second responder changed it meanwhile): the confirmed preview is stale.
+        Status written back by the controllers is not a change of intent."""
+        seen = plan.seen.get("deployment")
+        if seen is None or _intent(seen) == _intent(now):
+            return
+        changes = [str(c) for c in diff_deployments(seen, now)] or ["its spec"]
+        raise RemediationConflict(
+            f"deployment/{self.deployment} changed since the dry run ({'; '.join(changes)}): "
+            "nothing was applied. Run a new dry run.",
+            changes=changes,
+        )
 
     # the stages --------------------------------------------------------------------------
 
@@ -740,6 +790,26 @@ def _env_of(deployment: dict[str, Any]) -> dict[str, str]:
             values[f"{container['name']}.env.{env['name']}"] = shown
         values[f"{container['name']}.image"] = str(container.get("image"))
     return values
+
+
+def _with_version(body: Any, version: str) -> Any:
+    """A patch that the API server applies only while the object is at ``version``."""
+    if isinstance(body, list):  # a JSON patch
+        return [{"op": "replace", "path": "/metadata/resourceVersion", "value": version}, *body]
+    metadata = {**body.get("metadata", {}), "resourceVersion": version}
+    return {**body, "metadata": metadata}
+
+
+def _intent(deployment: dict[str, Any]) -> Any:
+    """What a person changes in a deployment (not what its controller writes back)."""
+    meta = deployment.get("metadata", {})
+    return {
+        "spec": deployment.get("spec"),
+        "labels": meta.get("labels"),
+        "annotations": {
+            k: v for k, v in (meta.get("annotations") or {}).items() if k != REVISION_ANNOTATION
+        },
+    }
 
 
 def diff_deployments(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:

@@ -78,6 +78,7 @@ EventKind = Literal[
     "remediation_planned",
     "remediation_dry_run",
     "remediation_cancelled",
+    "remediation_refused",
     "remediation_applied",
     "remediation_verified",
     "remediation_failed",

@@ -36,6 +36,7 @@ KIND_TAGS: dict[str, tuple[str, str]] = {
     "remediation_planned": ("PLANNED", BLUE),
     "remediation_dry_run": ("DRY RUN", BLUE),
     "remediation_cancelled": ("CANCELLED", "dim"),
+    "remediation_refused": ("REFUSED", "yellow"),
     "remediation_applied": ("APPLIED", f"bold {BLUE}"),
     "remediation_verified": ("VERIFIED", f"bold {GREEN}"),
     "remediation_failed": ("FAILED", f"bold {RED}"),

@@ -422,6 +422,8 @@ class RemediationScreen(Dialog[str | None]):
         RemediationScreen #rollout-bar { margin: 1 0; }
         RemediationScreen #revert { display: none; }
         RemediationScreen.-revertable #revert { display: block; }
+        RemediationScreen #retry { display: none; }
+        RemediationScreen.-retryable #retry { display: block; }
         """,
     )
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -446,6 +448,7 @@ class RemediationScreen(Dialog[str | None]):
             yield Static("", id="run-hint", classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button("Revert", id="revert", variant="warning")
+                yield Button("New dry run", id="retry", variant="warning")
                 yield Button("Close", id="close", variant="primary")
 
     def on_mount(self) -> None:
@@ -467,23 +470,48 @@ class RemediationScreen(Dialog[str | None]):
             f"available {progress.available} · old {progress.old} — {progress.message}"
         )
 
-    def finish(self, ok: bool, message: str, hint: str | None, can_revert: bool) -> None:
+    def finish(
+        self,
+        ok: bool,
+        message: str,
+        hint: str | None,
+        can_revert: bool,
+        *,
+        can_retry: bool = False,
+        stage: str | None = None,
+    ) -> None:
         self.done = True
         self.ok = ok
-        self._show_result(ok, message, hint, can_revert)
+        self._show_result(ok, message, hint, can_revert, can_retry, stage)
 
     @_while_shown
-    def _show_result(self, ok: bool, message: str, hint: str | None, can_revert: bool) -> None:
-        self.query_one("#run-stage", Static).update("Done." if ok else "Failed.")
+    def _show_result(
+        self,
+        ok: bool,
+        message: str,
+        hint: str | None,
+        can_revert: bool,
+        can_retry: bool,
+        stage: str | None,
+    ) -> None:
+        self.query_one("#run-stage", Static).update(stage or ("Done." if ok else "Failed."))
         result = self.query_one("#run-result", Static)
         result.update(Text(("✔ " if ok else "✖ ") + message, style="green" if ok else "red"))
         self.query_one("#run-hint", Static).update(f"Hint: {hint}" if hint else "")
         self.set_class(can_revert, "-revertable")
+        self.set_class(can_retry, "-retryable")
+        if can_retry:
+            self.query_one("#retry", Button).focus()
 
     @on(Button.Pressed, "#revert")
     def _revert(self, event: Button.Pressed) -> None:
         event.stop()
         self.dismiss("revert")
+
+    @on(Button.Pressed, "#retry")
+    def _retry(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss("retry")
 
     @on(Button.Pressed, "#close")
     def _close(self, event: Button.Pressed) -> None:

@@ -22,7 +22,7 @@ from rich.text import Text
 from textual import events, work
 from textual.binding import Binding, BindingType
 
-from tui.errors import IncidentTuiError, RemediationError
+from tui.errors import IncidentTuiError, RemediationConflict, RemediationError
 from tui.incident import STATUSES, ChecklistEntry, checklist_entries, find_checklist_entry
 from tui.runbook import (
     AllOf,
@@ -129,6 +129,7 @@ class IncidentActions(_Base):
 
         def readings(self) -> Readings: ...
         def refresh_decision(self) -> None: ...
+        def follow_journal(self) -> None: ...
 
     remediation_verify_timeout: float = 180.0
     """How long a rollout is followed before it is called timed out."""
@@ -592,6 +593,8 @@ class IncidentActions(_Base):
             except RemediationError as error:
                 return Preview(error=_split_hint(error), hint=error.hint)
             plan.secret_value = secret
+            # what another cockpit recorded comes first: its runs keep their own numbers
+            self.follow_journal()
             shown = {p.name: params.get(p.name) for p in remediation.params if not p.secret}
             self.incident.record_remediation(
                 rid, "planned", details={"target": plan.target, "params": shown}
@@ -606,6 +609,7 @@ class IncidentActions(_Base):
                 return Preview(plan, None, _split_hint(error), error.hint or remediation.hint)
             if closed:
                 return Preview()
+            dry.warnings.extend(self._in_progress_elsewhere(rid))
             changes = [str(c) for c in dry.changes]
             self.incident.record_remediation(
                 rid,
@@ -624,11 +628,49 @@ class IncidentActions(_Base):
             if started:
                 self._record_cancel(rid)
             return False
-        _applied, ok = await self._apply_and_follow(runner, plan, rid)
+        try:
+            _applied, ok = await self._apply_and_follow(runner, plan, rid)
+        except _NewDryRun:
+            # the cluster changed under the confirmed preview: a fresh one, from the start
+            return await self.run_remediation(remediation, checklist_key=checklist_key)
         if ok and checklist_key is not None:
             with contextlib.suppress(IncidentTuiError):
                 self.incident.check(checklist_key)
         return ok
+
+    def _in_progress_elsewhere(self, rid: str) -> list[str]:
+        """Remediations another cockpit (or command) has started on this incident and not
+        finished, as the shared journal says: one warning each in the confirmation."""
+        self.follow_journal()
+        mine = self.incident.remediation_run(rid)
+        warnings = []
+        for run in self.incident.remediations:
+            if run is mine or run.stage not in ("planned", "dry_run", "applied"):
+                continue
+            last = run.steps[-1]
+            warnings.append(
+                f"In progress elsewhere: {run.title}: {last.summary.split(':')[0].lower()} "
+                f"by {last.actor} at {last.at:%H:%M:%S} UTC."
+            )
+        return warnings
+
+    def _recorded_meanwhile(self, rid: str) -> str:
+        """Who changed the deployment since this run's dry run, as the shared journal has
+        it (another cockpit or a command on the same incident), in one sentence."""
+        self.follow_journal()
+        run = self.incident.remediation_run(rid)
+        since = run.steps[-1].at if run is not None and run.steps else None
+        changed = [
+            e
+            for e in self.incident.events
+            if e.kind in ("remediation_applied", "remediation_verified", "remediation_reverted")
+            and (since is None or e.time >= since)
+            and not (run is not None and e.details.get("run") == run.run)
+        ]
+        if not changed:
+            return "Nothing in this incident's journal did it: it was changed from outside."
+        last = changed[-1]
+        return f"Recorded meanwhile: {last.summary} ({last.actor}, {last.time:%H:%M:%S} UTC)."
 
     def _record_cancel(self, rid: str) -> None:
         """The responder closed the confirmation: a run it had planned (and dry-run) ends
@@ -659,6 +701,18 @@ class IncidentActions(_Base):
         screen.stage("Applying…")
         try:
             applied = await runner.apply(plan)
+        except RemediationConflict as error:
+            said = f"{_sentence(error)} {self._recorded_meanwhile(rid)}"
+            self.incident.record_remediation(
+                rid,
+                "refused",
+                error=said,
+                details={"during": "revert" if reverting else "apply", "changes": error.changes},
+            )
+            screen.finish(False, said, None, False, can_retry=True, stage="Refused: 409.")
+            if await closed == "retry" and not reverting:
+                raise _NewDryRun from None
+            return None, False
         except RemediationError as error:
             self._record_failure(rid, error, "revert" if reverting else "apply")
             hint = error.hint or plan.remediation.hint
@@ -1003,3 +1057,7 @@ def _new_sources(settings: Settings, runbook: Runbook) -> Sources:
     from tui.sources.hub import Sources
 
     return Sources(settings, runbook)
+
+
+class _NewDryRun(Exception):
+    """The responder asked for a new dry run after the cluster refused a stale one."""

@@ -13,6 +13,7 @@ import httpx
 
 from tui.errors import (
     SourceAuthExpired,
+    SourceConflict,
     SourceError,
     SourceForbidden,
     SourceMalformed,
@@ -35,6 +36,8 @@ def error_for_status(backend: str, status: int, what: str, body: str = "") -> So
         return SourceAuthExpired(backend, f"{what} answered 401 Unauthorized{detail}")
     if status == 403:
         return SourceForbidden(backend, f"{what} answered 403 Forbidden{detail}")
+    if status == 409:
+        return SourceConflict(backend, f"{what} answered 409 Conflict{detail}")
     if status >= 500:
         return SourceServerError(backend, f"{what} answered {status}{detail}")
     return SourceError(backend, f"{what} answered {status}{detail}")
