@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from app_helpers import (
@@ -33,6 +36,7 @@ from tui.screens.act import ConfirmScreen, RemediationScreen
 from tui.settings import load_settings
 from tui.sources.kube import KubeConnection
 from tui.timeline import Journal
+from widgets.log_view import LogView
 
 
 @contextlib.contextmanager
@@ -363,3 +367,61 @@ async def test_an_apply_carries_the_version_it_checked_and_a_status_change_is_no
             assert "the object has been modified" in stale.stderr, stale.stderr
         finally:
             await conn.close()
+
+
+# --------------------------------------------------------------------------- a hung API server
+
+
+async def test_a_stopped_api_server_is_a_fault_within_10s_and_the_panes_recover(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_sandbox("clay-healthy", subprocess_mode=True, speed=5) as sb:
+        assert sb.process is not None
+        app = cockpit(sb, tmp_path, monkeypatch, kubernetes={"poll_interval": 5})
+        async with app.run_test(size=(120, 40)):
+            screen: Any = await wait_until(
+                lambda: app.screen if getattr(app.screen, "pods", None) else None, 60
+            )
+            await wait_until(lambda: len([p for p in screen.pods if p.ready]) == 4, 60)
+            old = {p.name for p in screen.pods}
+            view = screen.query_one("#logs", LogView)
+            await wait_until(lambda: view.total > 0, 60, 0.1, "the first log lines")
+
+            os.kill(sb.process.pid, signal.SIGSTOP)
+            try:
+                stopped = time.monotonic()
+                await wait_until(lambda: pane_text(app, "kubernetes"), 10, 0.1, "pods fault")
+                await wait_until(
+                    lambda: "no new lines can arrive" in pane_text(app, "logs"), 10, 0.1
+                )
+                assert time.monotonic() - stopped <= 10.5
+            finally:
+                os.kill(sb.process.pid, signal.SIGCONT)
+            answering = time.monotonic()
+            await wait_until(lambda: not pane_text(app, "kubernetes"), 10, 0.1, "recovery")
+            await wait_until(
+                lambda: "no new lines" not in pane_text(app, "logs"), 10, 0.1, "logs recover"
+            )
+            assert time.monotonic() - answering <= 10.5
+            faults = events_of(app.journal, "source_fault", "kubernetes")
+            assert faults and faults[-1].details.get("fault") == "timeout"
+
+            # what the responder did next in the report: restart; the panes follow it
+            await sb.kubectl("rollout", "restart", "deployment/clay-integration")
+
+            def replaced() -> bool:
+                names = {p.name for p in screen.pods}
+                return bool(names) and not names & old and len(names) == 4
+
+            await wait_until(replaced, 60, 0.2, "the new pods in the pane")
+            new = {p.name for p in screen.pods}
+            await wait_until(
+                lambda: any(line.pod in new for line in view.shown_lines()[-200:]),
+                60,
+                0.2,
+                "a new pod's lines in the log pane",
+            )
+
+            # and a cockpit that lived through the stop still notices the API going away
+            os.kill(sb.process.pid, signal.SIGKILL)
+            await wait_until(lambda: pane_text(app, "kubernetes"), 10, 0.1, "kill -9 noticed")

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import gc
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast, get_args
 
@@ -585,7 +585,35 @@ class DashboardScreen(IncidentActions, Screen[None]):
             # only new requests meet (an expired token, a revoked role)
             watch_timeout=max(1, round(self.settings.kubernetes.poll_interval)),
         )
-        await asyncio.gather(watcher.run(), tail.run())
+        await asyncio.gather(
+            self._kept_running("kubernetes", watcher.run, self._set_kube_fault),
+            self._kept_running("logs", tail.run, self._set_logs_fault),
+        )
+
+    async def _kept_running(
+        self,
+        backend: str,
+        run: Callable[[], Awaitable[None]],
+        say: Callable[[SourceFault | None], None],
+    ) -> None:
+        """Run a follower for good: one that stops on an error nobody foresaw is said in
+        its pane and started again, instead of leaving the pane frozen and silent."""
+        while True:
+            try:
+                await run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the pane must say it, whatever it was
+                say(
+                    SourceFault(
+                        backend,
+                        "error",
+                        inert(f"following stopped ({type(error).__name__}: {error}); restarted"),
+                        since=self.clock(),
+                    )
+                )
+                await asyncio.sleep(1.0)
 
     def _on_pods(self, pods: list[PodState]) -> None:
         self.pods = pods
@@ -610,6 +638,8 @@ class DashboardScreen(IncidentActions, Screen[None]):
         )
 
     def _set_kube_fault(self, fault: SourceFault | None) -> None:
+        if self._tail is not None:
+            self._tail.api_fault(fault)
         self.kube_fault = fault
         self._observe_fault("kubernetes", fault)
         self.query_one(PodTable).show(self.pods, fault, self.clock())

@@ -417,9 +417,12 @@ class PodWatcher:
         runbook: Runbook | None = None,
         retry_interval: float = 2.0,
         watch_timeout: int = 60,
+        idle_grace: float = 3.0,
     ) -> None:
         self.conn = conn
         self.selector = selector
+        self.idle_grace = idle_grace
+        """Seconds of silence past the watch's own end that make the API server hung."""
         self.on_pods = on_pods
         self.on_fault = on_fault
         self.tracker = FaultTracker(self.backend, runbook)
@@ -486,8 +489,22 @@ class PodWatcher:
                 _request_timeout=float(self.watch_timeout + 15),
             ),
         )
+        # the server ends the watch after timeout_seconds and sends bookmarks meanwhile:
+        # silence past that is an API server that stopped answering (a hung or stopped
+        # process keeps its connections open, so no error would ever arrive)
+        idle = self.watch_timeout + self.idle_grace
         try:
-            async for raw in response.content:
+            while True:
+                try:
+                    raw = await asyncio.wait_for(response.content.readline(), idle)
+                except TimeoutError:
+                    raise SourceTimeout(
+                        self.backend,
+                        f"{what}: {self.conn.server} sent nothing for {idle:g} s, not even "
+                        "the end of the watch",
+                    ) from None
+                if not raw:
+                    return
                 line = raw.strip()
                 if not line:
                     continue
@@ -524,12 +541,21 @@ class PodWatcher:
                 self.on_pods(self.states())
                 await self._watch(version)
             except SourceError as error:
-                outcome: Outcome[None] = self.tracker.failed(error, self.conn.server)
-                self._faulted = True
-                self.on_fault(outcome.fault)
+                self._failed(error)
+                await asyncio.sleep(self.retry_interval)
+            except TimeoutError:
+                # the client's own total timeout on a watch that never ended
+                self._failed(
+                    SourceTimeout(self.backend, f"watch pods {self.selector}: no answer in time")
+                )
                 await asyncio.sleep(self.retry_interval)
             except (aiohttp.ClientError, asyncio.IncompleteReadError):
                 await asyncio.sleep(self.retry_interval / 4)
+
+    def _failed(self, error: SourceError) -> None:
+        outcome: Outcome[None] = self.tracker.failed(error, self.conn.server)
+        self._faulted = True
+        self.on_fault(outcome.fault)
 
     def _healed(self) -> None:
         self.tracker.ok(None)
@@ -640,6 +666,7 @@ class LogTail:
         self._broken_streams: set[str] = set()
         """Pods whose stream sent lines without timestamps and no good line since."""
         self._stamps = _Timestamps()
+        self._api_down = False
 
     # pods -------------------------------------------------------------------------
 
@@ -785,6 +812,17 @@ class LogTail:
             self._dropped += cut
 
     # faults ---------------------------------------------------------------------------
+
+    def api_fault(self, fault: SourceFault | None) -> None:
+        """What the pod watcher found of the API server. A hung or unreachable one holds
+        every log stream too, which cannot tell by itself (a quiet pod sends nothing
+        either): the pane says no new lines can arrive until the API answers again."""
+        if fault is not None and fault.kind in ("timeout", "unreachable"):
+            self._api_down = True
+            self._fault(SourceTimeout(self.backend, f"no new lines can arrive: {fault.message}"))
+        elif fault is None and self._api_down:
+            self._api_down = False
+            self._healed()
 
     def _fault(self, error: SourceError) -> None:
         self._faulted = True
