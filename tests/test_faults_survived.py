@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,13 @@ from sandbox_helpers import CI, incident_tui_command, need_binary, running_sandb
 from textual.widgets import Button, Static
 
 from tui.app import IncidentApp, Launch, open_incident
+from tui.errors import SourceAuthExpired, SourceServerError, SourceUnreachable
 from tui.incident import Incident
 from tui.remediation import RemediationRunner
 from tui.runbook import discover_runbooks
 from tui.screens.act import ConfirmScreen, RemediationScreen
 from tui.settings import load_settings
+from tui.sources.base import FaultTracker
 from tui.sources.kube import KubeConnection
 from tui.timeline import Journal
 from widgets.log_view import LogView
@@ -425,3 +428,33 @@ async def test_a_stopped_api_server_is_a_fault_within_10s_and_the_panes_recover(
             # and a cockpit that lived through the stop still notices the API going away
             os.kill(sb.process.pid, signal.SIGKILL)
             await wait_until(lambda: pane_text(app, "kubernetes"), 10, 0.1, "kill -9 noticed")
+
+
+# --------------------------------------------------------------------------- outage length
+
+
+def test_an_outage_that_changes_kind_is_one_outage_from_its_first_fault() -> None:
+    start = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+    now = [start]
+    incident = Incident.declare(
+        discover_runbooks().get("clay"),
+        incident_id="clay-x",
+        title="t",
+        severity="P2",
+        clock=lambda: now[0],
+    )
+    tracker = FaultTracker("status_page", incident.runbook, clock=lambda: now[0])
+    for seconds, error in [
+        (0, SourceServerError("status_page", "503")),
+        (20, SourceAuthExpired("status_page", "401")),
+        (35, SourceUnreachable("status_page", "refused")),
+    ]:
+        now[0] = start + timedelta(seconds=seconds)
+        fault = tracker.failed(error).fault
+        assert fault is not None and fault.since == start
+        incident.observe_source("status_page", fault.kind, message=fault.message)
+    now[0] = start + timedelta(seconds=51)
+    recovered = incident.observe_source("status_page", None)
+    assert recovered is not None
+    assert recovered.summary == "Vendor status page answers again after 51 s"
+    assert [e.kind for e in incident.events].count("source_fault") == 3

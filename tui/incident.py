@@ -1326,7 +1326,11 @@ class Incident:
 
     def _on_source_fault(self, event: Event) -> None:
         backend = str(event.details.get("backend"))
-        self.source_faults[backend] = (str(event.details.get("fault")), event.time)
+        # a fault that changes kind (5xx, then 401, then down) is one outage: it lasts
+        # from the first fault until the backend answers again
+        current = self.source_faults.get(backend)
+        since = current[1] if current is not None else event.time
+        self.source_faults[backend] = (str(event.details.get("fault")), since)
 
     def _on_source_recovered(self, event: Event) -> None:
         self.source_faults.pop(str(event.details.get("backend")), None)

@@ -106,9 +106,10 @@ class FaultTracker:
 
     def failed(self, error: SourceError, target: str = "") -> Outcome[T]:
         now = self.clock()
-        if self.failing_since is None or self.failing_kind != error.kind:
+        # "since" is when the backend stopped answering well, whatever ways it fails after
+        if self.failing_since is None:
             self.failing_since = now
-            self.failing_kind = error.kind
+        self.failing_kind = error.kind
         fault = SourceFault(
             backend=self.backend,
             kind=error.kind,  # type: ignore[arg-type]
