@@ -252,6 +252,9 @@ def test_two_processes_appending_at_once_leave_every_line_whole(tmp_path):
     actors = [e.actor for e in loaded.events]
     switches = sum(1 for a, b in itertools.pairwise(actors) if a != b)
     print(f"the two writers took turns {switches} times")
+    # each time was taken before its writer got the lock: still, file order is time order
+    inversions = sum(1 for a, b in itertools.pairwise(loaded.events) if b.time < a.time)
+    assert inversions == 0
 
 
 def test_sigkill_at_random_moments_never_loses_an_event_record_returned(tmp_path):

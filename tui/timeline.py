@@ -585,10 +585,10 @@ class Journal:
 
     def record(self, event: Event) -> Event:
         """Append the event (secrets masked) and return it as written, once it is on disk."""
-        written = self.redactor.event(event)
+        batch = [self.redactor.event(event)]
         with self._mutex:
-            self._append([written])
-        return written
+            self._append(batch)
+        return batch[0]
 
     def record_or_hold(self, event: Event) -> Event:
         """Like :meth:`record`, but when the journal cannot be written the event is held in
@@ -621,12 +621,23 @@ class Journal:
     def _append(self, events: list[Event]) -> None:
         """One write of these events' lines under the lock, then fsync. A write that fails
         part-way (a full disk) is cut back off, so no half line is left behind."""
-        data = b"".join(event.to_line().encode("utf-8") for event in events)
         with self.locked():
             fd = self._writer()
             size: int | None = None
             try:
                 size = os.fstat(fd).st_size
+                # times are taken before the lock: one taken a moment earlier than the line
+                # another writer got in first is moved up to it, so file order is time
+                # order. Events held through an outage keep the time they happened.
+                floor = _last_time(fd, size)
+                if floor is not None:
+                    events[:] = [
+                        e.model_copy(update={"time": floor})
+                        if timedelta(0) < floor - e.time <= _LOCK_WAIT
+                        else e
+                        for e in events
+                    ]
+                data = b"".join(event.to_line().encode("utf-8") for event in events)
                 # a writer killed mid-line left no newline: end that line first so this
                 # event stays whole (the cut line is then reported on load)
                 if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -875,6 +886,30 @@ class Journal:
                 yield batch
             else:
                 await asyncio.sleep(interval)
+
+
+def _last_time(fd: int, size: int) -> datetime | None:
+    """The time of the journal's last complete event (read from its end), if any."""
+    if not size:
+        return None
+    start = max(0, size - 65536)
+    tail = os.pread(fd, size - start, start)
+    for line in reversed(tail.split(b"\n")):
+        if line.strip():
+            match = _TIME_FIELD.search(line)
+            if match is None:
+                return None
+            try:
+                return _to_utc_ms(datetime.fromisoformat(match.group(1).decode()))
+            except ValueError:
+                return None
+    return None
+
+
+_TIME_FIELD = re.compile(rb'"time":"([^"]+)"')
+_LOCK_WAIT = timedelta(seconds=2)
+"""How much older than the journal's last line an event may be and still be a writer that
+waited for the lock (it is then recorded at that line's time)."""
 
 
 def _write_all(fd: int, data: bytes) -> None:
