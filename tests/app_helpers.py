@@ -58,7 +58,7 @@ FAULT_SELECTORS: dict[str, tuple[str, ...]] = {
     "health": ("#health-fault",),
     "prometheus": ("#rates-fault",),
     "kubernetes": ("#pods-fault",),
-    "logs": ("#log-status",),
+    "logs": ("#log-fault",),
 }
 """Where each backend's fault is said on the dashboard."""
 
@@ -129,7 +129,7 @@ def pane_text(app: IncidentApp, backend: str) -> str:
     texts = []
     for selector in FAULT_SELECTORS[backend]:
         widget = app.screen.query_one(selector, Static)
-        if selector == "#log-status" or widget.has_class("-shown"):
+        if widget.has_class("-shown"):
             texts.append(static_text(widget))
     return "\n".join(texts)
 

@@ -27,6 +27,7 @@ from app_helpers import (
     static_text,
 )
 from sandbox_helpers import CI, incident_tui_command, need_binary, running_sandbox, wait_until
+from test_comms import offline_app
 from textual.widgets import Button, Static
 
 from tui.app import IncidentApp, Launch, open_incident
@@ -36,6 +37,7 @@ from tui.remediation import RemediationRunner
 from tui.runbook import discover_runbooks
 from tui.screens.act import ConfirmScreen, RemediationScreen
 from tui.settings import load_settings
+from tui.signals import SourceFault
 from tui.sources.base import FaultTracker
 from tui.sources.kube import KubeConnection
 from tui.timeline import Journal
@@ -458,3 +460,37 @@ def test_an_outage_that_changes_kind_is_one_outage_from_its_first_fault() -> Non
     assert recovered is not None
     assert recovered.summary == "Vendor status page answers again after 51 s"
     assert [e.kind for e in incident.events].count("source_fault") == 3
+
+
+# --------------------------------------------------------------------------- the log pane's fault
+
+
+async def test_the_log_panes_fault_has_its_own_rows_and_says_since_when(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = offline_app(tmp_path, monkeypatch)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen: Any = app.screen
+        view = screen.query_one("#logs", LogView)
+        # a full buffer's note on the status row used to push a fault out of sight
+        view.evicted = 123_456
+        since = datetime(2026, 3, 2, 14, 7, 9, tzinfo=UTC)
+        screen._set_logs_fault(
+            SourceFault(
+                "logs",
+                "timeout",
+                "logs of clay-integration-7d9f8c6b5-x2k4q: no answer from "
+                "https://127.0.0.1:6443 within 1 s",
+                since=since,
+                hint="kubectl fails: Timeout → Check the cluster's API server",
+            )
+        )
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "older lines out of the buffer" in shown
+        assert "no answer from" in shown and "within 1 s" in shown
+        assert "since 14:07:09 UTC" in shown
+        assert "Check the cluster's API server" in shown
+        screen._set_logs_fault(None)
+        await pilot.pause()
+        assert "since 14:07:09" not in screen_text(app)

@@ -149,10 +149,13 @@ class DashboardScreen(IncidentActions, Screen[None]):
                     strip_prefix=f"{self.runbook.service.deployment}-",
                     id="logs",
                 )
-                yield Input(
-                    placeholder="regex filter (Enter keeps it, Escape clears it)", id="log-filter"
-                )
-                yield Static("", id="log-status")
+                with Vertical(id="log-footer"):
+                    yield Input(
+                        placeholder="regex filter (Enter keeps it, Escape clears it)",
+                        id="log-filter",
+                    )
+                    yield Static("", id="log-fault", markup=False)
+                    yield Static("", id="log-status")
             with Vertical(classes="pane", id="pane-checklist"):
                 yield ChecklistView(self.runbook, id="checklist")
             with Vertical(classes="pane", id="pane-timeline"):
@@ -672,12 +675,20 @@ class DashboardScreen(IncidentActions, Screen[None]):
         if not view.following:
             parts.append(f"[b yellow]paused: {view.new_while_paused:,} new — End to follow[/]")
         parts.append("UTC" if view.utc else "local time")
-        if self.logs_fault is not None:
-            parts.append(f"[b red]⚠ {_escape(self.logs_fault.message)}[/]")
-            if self.logs_fault.hint:
-                parts.append(f"[yellow]{_escape(self.logs_fault.hint)}[/]")
         # one docked row: its size never changes, so the screen needs no new layout
         self.query_one("#log-status", Static).update(" · ".join(parts), layout=False)
+        # the fault has rows of its own: on the status row it was cut off or pushed out
+        fault = self.logs_fault
+        row = self.query_one("#log-fault", Static)
+        if fault is None:
+            if row.has_class("-shown"):
+                row.remove_class("-shown")
+            return
+        said = f"⚠ {fault.message} · since {fault.since:%H:%M:%S} UTC"
+        if fault.hint:
+            said += f" · {fault.hint}"
+        row.update(inert(said))
+        row.add_class("-shown")
 
     @on(LogView.FilterRequested)
     def _open_filter(self) -> None:
