@@ -23,6 +23,7 @@ from app_helpers import (
     pane_text,
     press,
     preview,
+    screen_lines,
     screen_text,
     static_text,
 )
@@ -494,3 +495,49 @@ async def test_the_log_panes_fault_has_its_own_rows_and_says_since_when(
         screen._set_logs_fault(None)
         await pilot.pause()
         assert "since 14:07:09" not in screen_text(app)
+
+
+@pytest.mark.parametrize("fault", ["5xx", "401"])
+async def test_a_log_stream_that_breaks_mid_way_is_a_fault_and_heals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    async with running_sandbox("clay-healthy", speed=10) as sb:
+        app = cockpit(sb, tmp_path, monkeypatch)
+        async with app.run_test(size=(120, 40)):
+            screen: Any = await wait_until(
+                lambda: app.screen if getattr(app.screen, "pods", None) else None, 30
+            )
+            view = screen.query_one("#logs", LogView)
+            await wait_until(lambda: view.total > 0, 30, 0.1, "lines on open streams")
+            # no pod restarts: only the streams already open can carry the fault
+            await sb.set_fault("logs", fault)
+            said = await wait_until(lambda: pane_text(app, "logs"), 10, 0.1, "the fault")
+            assert {"5xx": "503", "401": "401"}[fault] in said
+            await sb.clear_faults("logs")
+            await wait_until(lambda: not pane_text(app, "logs"), 10, 0.1, "the streams back")
+            count = view.total
+            await wait_until(lambda: view.total > count, 30, 0.1, "new lines after healing")
+
+
+async def test_both_vendor_pane_faults_are_in_view_at_120x40(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = offline_app(tmp_path, monkeypatch)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen: Any = app.screen
+        since = datetime(2026, 3, 2, 14, 7, 9, tzinfo=UTC)
+        long = "https://status.clay.com/api/v2/summary.json answered 503 Service Unavailable"
+        screen.present(
+            vendor_fault=SourceFault(
+                "status_page", "server_error", long, since=since, hint="Retry; check the vendor"
+            ),
+            health_fault=SourceFault(
+                "health", "unreachable", "cannot connect to http://api:8080/health", since=since
+            ),
+        )
+        await pilot.pause()
+        pane = screen.query_one("#pane-vendor")
+        rows = screen_lines(app)[pane.region.y : pane.region.bottom]
+        shown = "\n".join(row[pane.region.x : pane.region.right] for row in rows)
+        assert "⚠ Status page: server" in shown, shown
+        assert "⚠ Health" in shown, shown

@@ -219,16 +219,18 @@ def test_the_lock_is_reentrant_within_one_journal(tmp_path):
 # --------------------------------------------------------------------------- many writers, crashes
 
 
-def test_two_processes_appending_at_once_leave_every_line_whole(tmp_path):
+@pytest.mark.parametrize(("processes", "each"), [(2, 1000), (4, 500)])
+def test_processes_appending_at_once_leave_every_line_whole(tmp_path, processes, each):
     journal = Journal.create("inc-1", root=tmp_path)
     go = tmp_path / "go"
-    outputs = {tag: tmp_path / f"{tag}.out" for tag in ("first", "second")}
+    tags = [f"writer{n}" for n in range(processes)]
+    outputs = {tag: tmp_path / f"{tag}.out" for tag in tags}
     writers = []
     for tag, out_path in outputs.items():
         with open(out_path, "w") as out:
             writers.append(
                 subprocess.Popen(
-                    [sys.executable, str(WRITER), str(journal.directory), "1000", tag, str(go)],
+                    [sys.executable, str(WRITER), str(journal.directory), str(each), tag, str(go)],
                     stdout=out,
                 )
             )
@@ -240,18 +242,19 @@ def test_two_processes_appending_at_once_leave_every_line_whole(tmp_path):
     for writer in writers:
         assert writer.wait(timeout=120) == 0
 
+    total = processes * each
     lines = journal.path.read_bytes().split(b"\n")
     assert lines[-1] == b""
-    assert len(lines) - 1 == 2000
+    assert len(lines) - 1 == total
     loaded = journal.load()
     assert loaded.warnings == []
-    assert len({e.id for e in loaded.events}) == 2000
-    for tag in ("first", "second"):
+    assert len({e.id for e in loaded.events}) == total
+    for tag in tags:
         numbers = [int(e.summary.split()[-1]) for e in loaded.events if e.actor == tag]
-        assert numbers == list(range(1, 1001))
+        assert numbers == list(range(1, each + 1))
     actors = [e.actor for e in loaded.events]
     switches = sum(1 for a, b in itertools.pairwise(actors) if a != b)
-    print(f"the two writers took turns {switches} times")
+    print(f"the {processes} writers took turns {switches} times")
     # each time was taken before its writer got the lock: still, file order is time order
     inversions = sum(1 for a, b in itertools.pairwise(loaded.events) if b.time < a.time)
     assert inversions == 0

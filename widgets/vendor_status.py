@@ -130,8 +130,10 @@ class VendorStatusPane(VerticalScroll, can_focus=True):
         &:focus { background-tint: $foreground 4%; }
         & > .part { height: auto; width: 1fr; }
         & > #vendor-status { margin-bottom: 1; }
-        & > .fault { height: auto; width: 1fr; display: none; }
+        /* both faults first and a few rows each: the second never hides below the first */
+        & > .fault { height: auto; max-height: 5; width: 1fr; display: none; }
         & > .fault.-shown { display: block; }
+        & > #health-fault.-shown { margin-bottom: 1; }
     }
     """
 
@@ -157,8 +159,8 @@ class VendorStatusPane(VerticalScroll, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-fault", classes="fault")
-        yield Static(_waiting("Status page"), id="vendor-status", classes="part")
         yield Static(id="health-fault", classes="fault")
+        yield Static(_waiting("Status page"), id="vendor-status", classes="part")
         yield Static(_waiting("Health"), id="vendor-health", classes="part")
 
     def on_mount(self) -> None:

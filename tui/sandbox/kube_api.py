@@ -640,11 +640,26 @@ class _KubeApi:
             sent_bytes += len(data)
             return True
 
+        initial, met = fault, fault
         try:
             going = await send(cursor.initial)
             while going and follow:
                 if request.transport is None or request.transport.is_closing():
                     break
+                # a fault set while the stream is open reaches it too, as a real server's
+                # trouble reaches the streams it is serving
+                live = self.faults.get("logs")
+                if live is not None and live is not initial:
+                    if live is not met:
+                        met = live
+                        if live.kind in ("down", "5xx", "401", "403"):
+                            raise _Abort
+                        if live.kind == "drop":
+                            drop_after = sent_lines + live.after_lines
+                        if live.kind == "malformed":
+                            await response.write(b"\x00\x00 not a log line\n")
+                    if live.kind == "slow":
+                        await asyncio.sleep(live.delay)
                 batch = await cursor.next_batch(timeout=_POLL)
                 if batch:
                     going = await send(batch)
