@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,12 +26,7 @@ from widgets.timeline_view import TimelineView
 CATALOG = discover_runbooks()
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("INCIDENT_TUI_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("USER", "alice")
-    yield
+pytestmark = pytest.mark.usefixtures("isolated_state")
 
 
 # --------------------------------------------------------------------------- snapshots

@@ -10,7 +10,6 @@ import re
 import signal
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,12 +45,7 @@ from widgets.log_view import LogView
 CATALOG = discover_runbooks()
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("INCIDENT_TUI_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("USER", "alice")
-    yield
+pytestmark = pytest.mark.usefixtures("isolated_state")
 
 
 def _declare(title: str = "x") -> str:

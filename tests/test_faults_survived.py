@@ -124,10 +124,8 @@ def _declared_with_a_note(title: str = "Clay enrichment failing") -> tuple[str, 
 
 
 @pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("INCIDENT_TUI_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    return tmp_path
+def state(isolated_state: Path) -> Path:
+    return isolated_state
 
 
 def test_a_lost_opening_brace_on_line_1_is_read_back_and_said(state: Path) -> None:
