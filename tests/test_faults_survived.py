@@ -5,6 +5,7 @@ what the record keeps."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -539,3 +540,24 @@ async def test_both_vendor_pane_faults_are_in_view_at_120x40(
         shown = "\n".join(row[pane.region.x : pane.region.right] for row in rows)
         assert "⚠ Status page: server" in shown, shown
         assert "⚠ Health" in shown, shown
+
+
+def test_a_line_from_a_newer_version_stays_skipped_not_salvaged(tmp_path: Path) -> None:
+    journal = Journal.create("clay-newer", root=tmp_path)
+    journal.save_runbook(discover_runbooks().get("clay"))
+    Incident.declare(
+        discover_runbooks().get("clay"),
+        incident_id="clay-newer",
+        title="t",
+        severity="P2",
+        recorder=journal,
+    )
+    newer = json.loads(journal.path.read_text(encoding="utf-8").splitlines()[0])
+    newer.update(schema_version=99, id="01NEWER0000000000000000000", kind="note")
+    with open(journal.path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(newer) + "\n")
+    loaded = Journal(journal.directory).load()
+    assert [e.kind for e in loaded.events] == ["declared"]
+    assert [w.message for w in loaded.warnings] == [
+        "line 2 was written by a newer incident-tui (schema 99); it was skipped"
+    ]

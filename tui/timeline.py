@@ -702,8 +702,10 @@ class Journal:
                     continue
                 parsed = _parse_line(raw, name, number)
                 if isinstance(parsed, JournalWarning):
-                    salvaged = _salvage(raw)
-                    if salvaged is None:
+                    # only a line that is not JSON is damaged; one from a newer version
+                    # is whole and stays skipped
+                    salvaged = _salvage(raw) if "not valid JSON" in parsed.message else None
+                    if salvaged is None or salvaged.schema_version > SCHEMA_VERSION:
                         sink.append(parsed)
                         continue
                     sink.append(
