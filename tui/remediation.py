@@ -310,20 +310,38 @@ class RemediationRunner:
         raise RemediationError(f"deployment/{self.deployment} has no container {wanted}.")
 
     async def _patch_deployment(
-        self, body: Any, content_type: str, dry_run: bool, version: str | None = None
+        self,
+        body: Any,
+        content_type: str,
+        dry_run: bool,
+        checked: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        if version is not None and not dry_run:
-            body = _with_version(body, version)
-        return await self._get(
-            f"patch deployment/{self.deployment}",
-            self.conn.api.patch_namespaced_deployment_without_preload_content(
-                self.deployment,
-                self.conn.namespace,
-                body,
-                dry_run="All" if dry_run else None,
-                _content_type=content_type,
-            ),
-        )
+        """Patch the deployment. With ``checked`` (the deployment as the apply found it)
+        the write carries its resourceVersion, so a change in between is a 409; a 409
+        caused by status alone (the controllers write it all the time) is tried once more
+        on the new version, and one caused by another change of intent is a conflict."""
+
+        async def send(patch: Any) -> dict[str, Any]:
+            return await self._get(
+                f"patch deployment/{self.deployment}",
+                self.conn.api.patch_namespaced_deployment_without_preload_content(
+                    self.deployment,
+                    self.conn.namespace,
+                    patch,
+                    dry_run="All" if dry_run else None,
+                    _content_type=content_type,
+                ),
+            )
+
+        if checked is None or dry_run:
+            return await send(body)
+        try:
+            return await send(_with_version(body, checked["metadata"]["resourceVersion"]))
+        except RemediationConflict:
+            now = await self.read_deployment()
+            if _intent(now) != _intent(checked):
+                raise
+            return await send(_with_version(body, now["metadata"]["resourceVersion"]))
 
     async def _patch_secret(
         self, name: str, body: Any, dry_run: bool, version: str | None = None
@@ -373,7 +391,7 @@ class RemediationRunner:
         else:
             self._still_as_seen(plan, before)
         # the write carries the version just checked: a change in between is a 409
-        version = None if dry_run else before["metadata"].get("resourceVersion")
+        checked = None if dry_run else before
         undo: dict[str, Any] = {
             "revision": before["metadata"].get("annotations", {}).get(REVISION_ANNOTATION)
         }
@@ -400,7 +418,7 @@ class RemediationRunner:
                         }
                     }
                 }
-                after = await self._patch_deployment(body, strategic, dry_run, version)
+                after = await self._patch_deployment(body, strategic, dry_run, checked)
             case RolloutRestart():
                 body = {
                     "spec": {
@@ -409,24 +427,24 @@ class RemediationRunner:
                         }
                     }
                 }
-                after = await self._patch_deployment(body, strategic, dry_run, version)
+                after = await self._patch_deployment(body, strategic, dry_run, checked)
             case RolloutUndo():
                 template, revision = await self._undo_template(rem.to_revision)
                 undo["to_revision"] = revision
                 ops = [{"op": "replace", "path": "/spec/template", "value": template}]
                 after = await self._patch_deployment(
-                    ops, "application/json-patch+json", dry_run, version
+                    ops, "application/json-patch+json", dry_run, checked
                 )
             case RolloutPause() | RolloutResume():
                 paused = isinstance(rem, RolloutPause)
                 undo["paused"] = bool(before["spec"].get("paused"))
                 after = await self._patch_deployment(
-                    {"spec": {"paused": paused}}, merge, dry_run, version
+                    {"spec": {"paused": paused}}, merge, dry_run, checked
                 )
             case Scale():
                 undo["replicas"] = before["spec"].get("replicas")
                 after = await self._patch_deployment(
-                    {"spec": {"replicas": rem.replicas}}, merge, dry_run, version
+                    {"spec": {"replicas": rem.replicas}}, merge, dry_run, checked
                 )
             case SetImage():
                 container = self._container(before, rem.container)
@@ -441,7 +459,7 @@ class RemediationRunner:
                         }
                     }
                 }
-                after = await self._patch_deployment(body, strategic, dry_run, version)
+                after = await self._patch_deployment(body, strategic, dry_run, checked)
             case RotateSecret():
                 name, key = self._secret_ref(rem)
                 if not plan.secret_value:
@@ -482,8 +500,17 @@ class RemediationRunner:
                             }
                         }
                     }
-                    # the secret's write changed nothing of the deployment's version
-                    after = await self._patch_deployment(body, strategic, dry_run, version)
+                    # the secret is written by now: a refused restart must not read as
+                    # "nothing applied", so it goes without a precondition
+                    try:
+                        after = await self._patch_deployment(body, strategic, dry_run)
+                    except RemediationError as error:
+                        raise RemediationError(
+                            f"secret/{name} {key} was written, but the restart of "
+                            f"deployment/{self.deployment} failed: {error} Restart it with "
+                            f"kubectl rollout restart deployment/{self.deployment}.",
+                            hint=error.hint,
+                        ) from None
             case HttpCall() | Manual():
                 return None, undo, changes
             case _:
