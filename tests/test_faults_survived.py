@@ -42,7 +42,7 @@ from tui.settings import load_settings
 from tui.signals import SourceFault
 from tui.sources.base import FaultTracker
 from tui.sources.kube import KubeConnection
-from tui.timeline import Journal
+from tui.timeline import Event, Journal
 from widgets.log_view import LogView
 
 
@@ -561,3 +561,17 @@ def test_a_line_from_a_newer_version_stays_skipped_not_salvaged(tmp_path: Path) 
     assert [w.message for w in loaded.warnings] == [
         "line 2 was written by a newer incident-tui (schema 99); it was skipped"
     ]
+
+
+def test_a_reader_never_takes_lines_a_writer_may_still_cut_back(tmp_path: Path) -> None:
+    journal = Journal.create("clay-reader", root=tmp_path)
+    reader = Journal(journal.directory)
+    with journal.locked():
+        # as a write that fails part-way does: lines on disk, the lock still held
+        with open(journal.path, "ab") as handle:
+            handle.write(b'{"half": "written"}\n')
+        assert reader.read_new() == []
+        os.truncate(journal.path, 0)
+    journal.record(Event.new("note", "after", actor="alice", source="cli"))
+    assert [e.summary for e in reader.read_new()] == ["after"]
+    assert reader.warnings == []

@@ -806,6 +806,17 @@ class Journal:
         with self._mutex:
             try:
                 with open(self.path, "rb") as handle:
+                    # a writer holds the lock from its write to its fsync, or to cutting a
+                    # failed write back: lines are read only once they are there to stay
+                    try:
+                        fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        return []  # being written now: the next call reads it
+                    size = os.fstat(handle.fileno()).st_size
+                    if size < self._offset:
+                        # cut back below what was read (by hand, or by a restore): go on
+                        # from the new end rather than from the middle of a line
+                        self._offset = size
                     handle.seek(self._offset)
                     chunk = handle.read(max_bytes)
             except FileNotFoundError:
