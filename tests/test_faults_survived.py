@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from app_helpers import (
+    close,
     cockpit,
     events_of,
     fast_settings,
@@ -309,13 +310,15 @@ async def test_a_second_responder_applying_against_a_stale_dry_run_is_refused_wi
             )
             assert sum(sb.sandbox.writes().values()) == before  # nothing written
             summary = refused[-1].summary
-            assert "changed since the dry run (~ app.env.CLAY_FALLBACK: false → true)" in summary
+            assert "changed since the dry run (app.env.CLAY_FALLBACK)" in summary
+            assert "true" not in summary.split("Recorded meanwhile")[0]
             assert "Recorded meanwhile: Remediation applied: Enable graceful degradation" in summary
             assert "(bob, " in summary
             screen = await wait_until(
                 lambda: app.screen if isinstance(app.screen, RemediationScreen) else None, 10
             )
-            assert "Refused" in static_text(screen.query_one("#run-stage", Static))
+            stage = screen.query_one("#run-stage", Static)
+            await wait_until(lambda: "Refused" in static_text(stage), 10, 0.05, "Refused")
             # New dry run: a fresh confirmation, which now says nothing would change
             screen.query_one("#retry", Button).press()
             fresh = await wait_until(
@@ -575,3 +578,36 @@ def test_a_reader_never_takes_lines_a_writer_may_still_cut_back(tmp_path: Path) 
     journal.record(Event.new("note", "after", actor="alice", source="cli"))
     assert [e.summary for e in reader.read_new()] == ["after"]
     assert reader.warnings == []
+
+
+async def test_each_cockpit_records_its_own_run_when_two_plan_the_same_remediation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_sandbox("clay-vendor-outage") as sb:
+        app = cockpit(sb, tmp_path, monkeypatch)
+        assert app.journal is not None and app.incident is not None
+        bob_journal = Journal(app.journal.directory)
+        async with app.run_test(size=(120, 40)):
+            confirm = await open_confirm(app, "enable-fallback")
+            await preview(confirm)
+            alice_run = events_of(app.journal, "remediation_planned")[-1].details["run"]
+
+            # bob reads the journal, then plans the same remediation: a run of his own
+            bob = Incident.from_events(
+                app.incident.runbook, bob_journal.load().events, recorder=bob_journal, actor="bob"
+            )
+            bob.record_remediation("enable-fallback", "planned")
+            bob_run = events_of(app.journal, "remediation_planned")[-1].details["run"]
+            assert bob_run != alice_run
+            # alice's cockpit has seen bob's run before she closes her confirmation
+            await wait_until(
+                lambda: any(r.run == bob_run for r in app.incident.remediations), 10, 0.05
+            )
+            await close(app, confirm)
+            cancelled = await wait_until(
+                lambda: events_of(app.journal, "remediation_cancelled"), 10, 0.05
+            )
+            assert [e.details["run"] for e in cancelled] == [alice_run]
+            state = Incident.from_events(app.incident.runbook, bob_journal.load().events)
+            runs = {r.run: r.stage for r in state.remediations}
+            assert runs == {alice_run: "cancelled", bob_run: "planned"}

@@ -813,6 +813,7 @@ class Incident:
         result: str | None = None,
         error: str | None = None,
         details: dict[str, Any] | None = None,
+        run: int | None = None,
     ) -> Event:
         """Record a stage of a remediation: planned, dry_run (passed), cancelled (the
         responder did not apply it), refused (the cluster changed since the dry run, so
@@ -828,7 +829,11 @@ class Incident:
         if kind == "unknown" and details and isinstance(details.get("title"), str):
             title = details["title"]
         runs = [r for r in self.remediations if r.remediation == remediation_id]
-        run = len(self.remediations) + 1 if stage == "planned" or not runs else runs[-1].run
+        if stage == "planned" or not runs:
+            run = max((r.run for r in self.remediations), default=0) + 1
+        elif run is None:
+            # without its number, a stage continues the latest run of that remediation
+            run = runs[-1].run
         result, error = _clean(result), _clean(error)
         summary = f"Remediation {_STAGE_WORDS[stage]}: {title}"
         if stage == "planned" and action:
@@ -852,9 +857,13 @@ class Incident:
         kind_name: EventKind = f"remediation_{stage}"  # type: ignore[assignment]
         return self._emit(kind_name, summary, facts)
 
-    def remediation_run(self, remediation_id: str) -> RemediationRun | None:
-        """The latest run of a remediation, if it was ever planned."""
-        runs = [r for r in self.remediations if r.remediation == remediation_id]
+    def remediation_run(self, remediation_id: str, run: int | None = None) -> RemediationRun | None:
+        """The latest run of a remediation (or the one numbered ``run``), if any."""
+        runs = [
+            r
+            for r in self.remediations
+            if r.remediation == remediation_id and (run is None or r.run == run)
+        ]
         return runs[-1] if runs else None
 
     # ----------------------------------------------------------------- comms

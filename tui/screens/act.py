@@ -436,6 +436,7 @@ class RemediationScreen(Dialog[str | None]):
         self.target = target
         self.done = False
         self.ok: bool | None = None
+        self._result: tuple[bool, str, str | None, bool, bool, str | None] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="box") as box:
@@ -453,6 +454,8 @@ class RemediationScreen(Dialog[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#close", Button).focus()
+        if self._result is not None:
+            self._show_result(*self._result)
 
     @_while_shown
     def stage(self, text: str) -> None:
@@ -482,7 +485,9 @@ class RemediationScreen(Dialog[str | None]):
     ) -> None:
         self.done = True
         self.ok = ok
-        self._show_result(ok, message, hint, can_revert, can_retry, stage)
+        # a result that comes before the screen is mounted is shown when it is
+        self._result = (ok, message, hint, can_revert, can_retry, stage)
+        self._show_result(*self._result)
 
     @_while_shown
     def _show_result(

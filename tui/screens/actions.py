@@ -23,7 +23,15 @@ from textual import events, work
 from textual.binding import Binding, BindingType
 
 from tui.errors import IncidentTuiError, RemediationConflict, RemediationError
-from tui.incident import STATUSES, ChecklistEntry, checklist_entries, find_checklist_entry
+from tui.incident import (
+    STATUSES,
+    ChecklistEntry,
+    RemediationRun,
+    RemediationStage,
+    checklist_entries,
+    find_checklist_entry,
+)
+from tui.inert import inert
 from tui.runbook import (
     AllOf,
     AnyOf,
@@ -593,12 +601,8 @@ class IncidentActions(_Base):
             except RemediationError as error:
                 return Preview(error=_split_hint(error), hint=error.hint)
             plan.secret_value = secret
-            # what another cockpit recorded comes first: its runs keep their own numbers
-            self.follow_journal()
             shown = {p.name: params.get(p.name) for p in remediation.params if not p.secret}
-            self.incident.record_remediation(
-                rid, "planned", details={"target": plan.target, "params": shown}
-            )
+            self._plan_run(rid, {"target": plan.target, "params": shown})
             started = True
             try:
                 dry = await runner.dry_run(plan)
@@ -611,7 +615,7 @@ class IncidentActions(_Base):
                 return Preview()
             dry.warnings.extend(self._in_progress_elsewhere(rid))
             changes = [str(c) for c in dry.changes]
-            self.incident.record_remediation(
+            self._stage(
                 rid,
                 "dry_run",
                 result=_count(len(changes), "change")
@@ -638,27 +642,58 @@ class IncidentActions(_Base):
                 self.incident.check(checklist_key)
         return ok
 
+    def _plan_run(self, rid: str, details: dict[str, Any]) -> None:
+        """Record a new run of a remediation, numbered under the journal's lock after
+        reading what other cockpits recorded, so two never take the same number."""
+        with contextlib.ExitStack() as stack:
+            if self.journal is not None:
+                # an unwritable journal cannot be locked: the event is held, unlocked
+                with contextlib.suppress(IncidentTuiError):
+                    stack.enter_context(self.journal.locked())
+            if self.journal is not None:
+                self.follow_journal()
+            event = self.incident.record_remediation(rid, "planned", details=details)
+        self._own_runs()[rid] = int(event.details["run"])
+
+    def _own_runs(self) -> dict[str, int]:
+        """The run of each remediation this cockpit is driving now."""
+        runs: dict[str, int] = self.__dict__.setdefault("_remediation_runs", {})
+        return runs
+
+    def _stage(self, rid: str, stage: RemediationStage, **facts: Any) -> None:
+        """Record a stage of this cockpit's run of ``rid`` (never another cockpit's)."""
+        self.incident.record_remediation(rid, stage, run=self._own_runs().get(rid), **facts)
+
+    def _own_run(self, rid: str) -> RemediationRun | None:
+        number = self._own_runs().get(rid)
+        return None if number is None else self.incident.remediation_run(rid, run=number)
+
     def _in_progress_elsewhere(self, rid: str) -> list[str]:
         """Remediations another cockpit (or command) has started on this incident and not
         finished, as the shared journal says: one warning each in the confirmation."""
-        self.follow_journal()
-        mine = self.incident.remediation_run(rid)
+        if self.journal is not None:
+            self.follow_journal()
+        mine = self._own_run(rid)
         warnings = []
         for run in self.incident.remediations:
             if run is mine or run.stage not in ("planned", "dry_run", "applied"):
                 continue
             last = run.steps[-1]
+            # journal text from another process: shown inert
             warnings.append(
-                f"In progress elsewhere: {run.title}: {last.summary.split(':')[0].lower()} "
-                f"by {last.actor} at {last.at:%H:%M:%S} UTC."
+                inert(
+                    f"In progress elsewhere: {run.title}: {last.summary.split(':')[0].lower()} "
+                    f"by {last.actor} at {last.at:%H:%M:%S} UTC."
+                )
             )
         return warnings
 
     def _recorded_meanwhile(self, rid: str) -> str:
         """Who changed the deployment since this run's dry run, as the shared journal has
         it (another cockpit or a command on the same incident), in one sentence."""
-        self.follow_journal()
-        run = self.incident.remediation_run(rid)
+        if self.journal is not None:
+            self.follow_journal()
+        run = self._own_run(rid)
         since = run.steps[-1].at if run is not None and run.steps else None
         changed = [
             e
@@ -670,14 +705,16 @@ class IncidentActions(_Base):
         if not changed:
             return "Nothing in this incident's journal did it: it was changed from outside."
         last = changed[-1]
-        return f"Recorded meanwhile: {last.summary} ({last.actor}, {last.time:%H:%M:%S} UTC)."
+        return inert(
+            f"Recorded meanwhile: {last.summary} ({last.actor}, {last.time:%H:%M:%S} UTC)."
+        )
 
     def _record_cancel(self, rid: str) -> None:
         """The responder closed the confirmation: a run it had planned (and dry-run) ends
         there, in the record too, instead of looking as if it were still to be applied."""
-        run = self.incident.remediation_run(rid)
+        run = self._own_run(rid)
         if run is not None and run.stage in ("planned", "dry_run"):
-            self.incident.record_remediation(rid, "cancelled", result="nothing applied")
+            self._stage(rid, "cancelled", result="nothing applied")
 
     def _register_secret(self, value: str) -> None:
         register_secret(value)
@@ -686,9 +723,7 @@ class IncidentActions(_Base):
 
     def _record_failure(self, rid: str, error: BaseException, during: str) -> None:
         hint = error.hint if isinstance(error, RemediationError) else None
-        self.incident.record_remediation(
-            rid, "failed", error=_sentence(error), details={"during": during, "hint": hint}
-        )
+        self._stage(rid, "failed", error=_sentence(error), details={"during": during, "hint": hint})
 
     async def _apply_and_follow(
         self, runner: RemediationRunner, plan: Plan, rid: str, *, reverting: bool = False
@@ -703,7 +738,7 @@ class IncidentActions(_Base):
             applied = await runner.apply(plan)
         except RemediationConflict as error:
             said = f"{_sentence(error)} {self._recorded_meanwhile(rid)}"
-            self.incident.record_remediation(
+            self._stage(
                 rid,
                 "refused",
                 error=said,
@@ -721,7 +756,7 @@ class IncidentActions(_Base):
             await closed
             return None, False
         if not reverting:
-            self.incident.record_remediation(rid, "applied", result=applied.message)
+            self._stage(rid, "applied", result=applied.message)
         screen.stage("Applied; following the rollout…")
         try:
             verified = await runner.verify(plan, on_progress=screen.progress)
@@ -733,17 +768,13 @@ class IncidentActions(_Base):
             return applied, False
         if reverting:
             if verified.ok:
-                self.incident.record_remediation(rid, "reverted", result=verified.message)
+                self._stage(rid, "reverted", result=verified.message)
             else:
-                self.incident.record_remediation(
-                    rid, "failed", error=verified.message, details={"during": "revert"}
-                )
+                self._stage(rid, "failed", error=verified.message, details={"during": "revert"})
         elif verified.ok:
-            self.incident.record_remediation(rid, "verified", result=verified.message)
+            self._stage(rid, "verified", result=verified.message)
         else:
-            self.incident.record_remediation(
-                rid, "failed", error=verified.message, details={"during": "verify"}
-            )
+            self._stage(rid, "failed", error=verified.message, details={"during": "verify"})
         can_revert = not reverting and plan.remediation.revert is not None
         screen.finish(verified.ok, verified.message, None, can_revert)
         self.notify(
