@@ -525,7 +525,8 @@ class RemediationRunner:
         seen = plan.seen.get("deployment")
         if seen is None or _intent(seen) == _intent(now):
             return
-        changes = [str(c) for c in diff_deployments(seen, now)] or ["its spec"]
+        # the fields only: their values were set by someone else and may be secrets
+        changes = [c.field for c in diff_deployments(seen, now)] or ["its spec"]
         raise RemediationConflict(
             f"deployment/{self.deployment} changed since the dry run ({'; '.join(changes)}): "
             "nothing was applied. Run a new dry run.",

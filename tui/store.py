@@ -8,7 +8,6 @@ import shutil
 from collections.abc import Callable
 from datetime import datetime
 
-from tui.errors import IncidentTuiError
 from tui.incident import Incident
 from tui.runbook import Runbook
 from tui.timeline import Journal, new_incident_id, utcnow
@@ -46,7 +45,7 @@ def declare_incident(
             actor=actor,
             source=source,
         )
-    except IncidentTuiError:
+    except BaseException:  # whatever stopped it, no half-made incident stays behind
         journal.close()
         with contextlib.suppress(OSError):
             shutil.rmtree(journal.directory)

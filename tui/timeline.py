@@ -809,7 +809,8 @@ class Journal:
                     # a writer holds the lock from its write to its fsync, or to cutting a
                     # failed write back: lines are read only once they are there to stay
                     try:
-                        fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                        if self._lock_depth == 0:  # holding it ourselves, nobody writes
+                            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
                     except BlockingIOError:
                         return []  # being written now: the next call reads it
                     size = os.fstat(handle.fileno()).st_size

@@ -319,7 +319,9 @@ class DashboardScreen(IncidentActions, Screen[None]):
         if self.journal is None:
             return
         for warning in self.journal.warnings[self._warned :]:
-            self.notify(inert(str(warning)), title="Journal", severity="warning", timeout=20)
+            self.notify(
+                inert(str(warning)), title="Journal", severity="warning", timeout=20, markup=False
+            )
         self._warned = len(self.journal.warnings)
 
     def follow_journal(self) -> None:
