@@ -611,3 +611,22 @@ async def test_each_cockpit_records_its_own_run_when_two_plan_the_same_remediati
             state = Incident.from_events(app.incident.runbook, bob_journal.load().events)
             runs = {r.run: r.stage for r in state.remediations}
             assert runs == {alice_run: "cancelled", bob_run: "planned"}
+
+
+def test_quitting_with_events_the_journal_never_took_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui.cockpit import _say_held
+
+    journal = Journal.create("clay-held", root=tmp_path)
+    with immutable(journal.path):
+        journal.record_or_hold(Event.new("note", "held", actor="alice", source="cockpit"))
+        assert len(journal.held) == 1
+        with pytest.raises(SystemExit) as stopped:
+            _say_held(journal)
+    assert stopped.value.code == 2
+    said = capsys.readouterr().err
+    assert "1 event of incident clay-held could not be written to" in said
+    # writable again: the last try writes it, and nothing is said
+    _say_held(journal)
+    assert [e.summary for e in Journal(journal.directory).load().events] == ["held"]

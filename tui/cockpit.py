@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from tui.app import IncidentApp, Launch, open_incident
+from tui.output import echo
 from tui.runbook import discover_runbooks
 from tui.store import declare_incident
+from tui.timeline import Journal
 
 __all__ = ["run_cockpit"]
 
@@ -47,7 +49,26 @@ def run_cockpit(
     try:
         app.run()
     finally:
-        if launch.journal is not None:
-            launch.journal.close()
+        # the picker may have opened another incident than the one given at launch
+        for journal in {id(j): j for j in (launch.journal, app.journal) if j is not None}.values():
+            try:
+                _say_held(journal)
+            finally:
+                journal.close()
     if app.return_code not in (0, None):
         raise SystemExit(app.return_code)
+
+
+def _say_held(journal: Journal) -> None:
+    """A last try at writing what the journal could not take; what still cannot be written
+    is said on quitting, not lost without a word."""
+    journal.flush_held()
+    if journal.held:
+        count = len(journal.held)
+        echo(
+            f"incident-tui: {count} event{'s' if count != 1 else ''} of incident "
+            f"{journal.incident_id} could not be written to {journal.path} "
+            f"({journal.held_error}); they were lost when the cockpit closed.",
+            err=True,
+        )
+        raise SystemExit(2)

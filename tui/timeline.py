@@ -570,7 +570,10 @@ class Journal:
         with self._mutex:
             fd = self._writer()
             if self._lock_depth == 0:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except OSError as exc:  # ENOLCK on some network file systems
+                    raise JournalError(f"cannot lock {self.path}: {exc.strerror}") from None
             self._lock_depth += 1
             try:
                 yield self
