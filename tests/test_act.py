@@ -389,3 +389,38 @@ async def test_guided_rollout_confirms_each_step_and_undo_rolls_back(
             assert image.stdout.endswith(":1.4.2")
             assert writes(sb) > before
             assert len(recorded(app, "remediation_verified")) == 7
+
+
+async def test_a_result_that_comes_while_the_run_screen_mounts_is_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The apply task may finish (a 409 comes back fast) after the screen's ``on_mount`` ran
+    but before Textual counts it as mounted: the result must still reach the screen."""
+    from textual.app import App
+
+    shown = RemediationScreen.on_mount
+
+    def mounting(self: RemediationScreen) -> None:
+        shown(self)
+        assert not self.is_mounted  # still inside Textual's mount
+        self.stage("Applying…")
+        self.finish(
+            False, "changed since the dry run", None, False, can_retry=True, stage="Refused: 409."
+        )
+
+    monkeypatch.setattr(RemediationScreen, "on_mount", mounting)
+    app: App[None] = App()
+    async with app.run_test(size=(80, 24)):
+        screen = RemediationScreen("Enable fallback", DEPLOYMENT)
+        app.push_screen(screen)
+        stage = await wait_until(
+            lambda: screen.query("#run-stage").first(Static) if screen.is_mounted else None, 10
+        )
+        await wait_until(lambda: "Refused: 409." in static_text(stage), 10, 0.05, "Refused")
+        assert "changed since the dry run" in static_text(screen.query_one("#run-result", Static))
+        assert screen.query_one("#retry", Button).display
+        # an update that comes after the screen is closed is dropped, not raised
+        screen.dismiss(None)
+        await wait_until(lambda: app.screen is not screen, 10)
+        screen.finish(True, "late", None, False)
+        screen.stage("late")

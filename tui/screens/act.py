@@ -105,12 +105,16 @@ _Method = TypeVar("_Method", bound=Callable[..., None])
 
 
 def _while_shown(method: _Method) -> _Method:
-    """For updates a worker sends to a screen the responder may already have closed: once
-    the screen is gone (its widgets removed), the update is dropped."""
+    """For updates a worker sends to a screen that may not be shown yet or may already be
+    closed: one that comes while the screen is still mounting (its ``on_mount`` may have run
+    already) waits in the screen's queue until it is; once the screen is gone (its widgets
+    removed, its queue closed), the update is dropped."""
 
     @functools.wraps(method)
     def update(self: Any, *args: Any, **kwargs: Any) -> None:
         if not self.is_mounted:
+            # processed after mounting ends; refused (dropped) by a closed screen
+            self.call_later(update, self, *args, **kwargs)
             return
         with contextlib.suppress(NoMatches):
             method(self, *args, **kwargs)
@@ -436,7 +440,6 @@ class RemediationScreen(Dialog[str | None]):
         self.target = target
         self.done = False
         self.ok: bool | None = None
-        self._result: tuple[bool, str, str | None, bool, bool, str | None] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="box") as box:
@@ -454,18 +457,13 @@ class RemediationScreen(Dialog[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#close", Button).focus()
-        if self._result is not None:
-            self._show_result(*self._result)
 
     @_while_shown
     def stage(self, text: str) -> None:
-        if self.is_mounted:
-            self.query_one("#run-stage", Static).update(text)
+        self.query_one("#run-stage", Static).update(text)
 
     @_while_shown
     def progress(self, progress: Progress) -> None:
-        if not self.is_mounted:
-            return
         bar = self.query_one("#rollout-bar", ProgressBar)
         bar.update(total=max(progress.desired, 1), progress=min(progress.updated, progress.desired))
         self.query_one("#rollout-status", Static).update(
@@ -485,9 +483,7 @@ class RemediationScreen(Dialog[str | None]):
     ) -> None:
         self.done = True
         self.ok = ok
-        # a result that comes before the screen is mounted is shown when it is
-        self._result = (ok, message, hint, can_revert, can_retry, stage)
-        self._show_result(*self._result)
+        self._show_result(ok, message, hint, can_revert, can_retry, stage)
 
     @_while_shown
     def _show_result(
