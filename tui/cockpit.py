@@ -25,7 +25,7 @@ def run_cockpit(
 ) -> None:
     """Build the launch from the flags (every problem is one line before the screen
     opens) and run the app until the responder quits."""
-    from tui.cli import load_context_settings
+    from tui.cli.context import load_context_settings
 
     obj = ctx.find_root().obj or {}
     settings = load_context_settings(ctx)

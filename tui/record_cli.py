@@ -234,7 +234,7 @@ def export(ctx: click.Context, incident_id: str | None, out_dir: Path, pinned_on
 def _evidence(ctx: click.Context, runbook: Runbook) -> Any:
     """The live sources as the bundle's evidence, or None when the config is unusable
     (the manifest then says the logs and metrics were not collected)."""
-    from tui.cli import load_context_settings
+    from tui.cli.context import load_context_settings
     from tui.errors import ConfigError
     from tui.sources.hub import Evidence
 
@@ -295,7 +295,7 @@ def replay(ctx: click.Context, incident_id: str, as_text: bool) -> None:
 
 def _replay_in_cockpit(ctx: click.Context, journal: Any, events: list[Any]) -> None:
     from tui.app import IncidentApp, Launch
-    from tui.cli import load_context_settings
+    from tui.cli.context import load_context_settings
     from tui.export import load_incident
     from tui.runbook import discover_runbooks
 

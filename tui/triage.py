@@ -147,7 +147,7 @@ def triage(ctx: click.Context, runbook_id: str, as_json: bool) -> None:
     decision-tree path. Exit code 0 when healthy, 1 when anything alerts or is unhealthy,
     2 on bad input, 3 when nothing alerts but a backend could not be read or no pod
     matches (healthy cannot be said)."""
-    from tui.cli import load_context_runbook, load_context_settings
+    from tui.cli.context import load_context_runbook, load_context_settings
 
     runbook = load_context_runbook(ctx, runbook_id)
     settings = load_context_settings(ctx)
