@@ -616,7 +616,7 @@ async def test_each_cockpit_records_its_own_run_when_two_plan_the_same_remediati
 def test_quitting_with_events_the_journal_never_took_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tui.cockpit import _say_held
+    from tui.cli.cockpit import _say_held
 
     journal = Journal.create("clay-held", root=tmp_path)
     with immutable(journal.path):

@@ -1,4 +1,9 @@
-"""The `incident-tui` command line: the cockpit by default, and its helper commands."""
+"""The `incident-tui` command line: the cockpit by default, and its helper commands.
+
+One module of this package per command group, each registered below; what they share
+is in :mod:`tui.cli.context`. A command module imports nothing heavy at module level
+(Textual, the Kubernetes client, the sandbox): ``incident-tui --help`` imports them all,
+and each command imports what it needs when it runs."""
 
 from __future__ import annotations
 
@@ -7,46 +12,14 @@ from pathlib import Path
 import click
 
 from tui import __version__
-from tui.cli import runbooks
+from tui.cli import cockpit, demo, record, runbooks, sandbox, triage
 from tui.cli.context import SEVERITIES, CommandGroup, keep_options
 
 __all__ = ["main"]
 
 
-_LAZY_COMMANDS: dict[str, str] = {
-    "triage": "tui.triage:triage",
-    "demo": "tui.demo:demo",
-    "sandbox": "tui.sandbox.command:sandbox",
-    "declare": "tui.record_cli:declare",
-    "note": "tui.record_cli:note",
-    "severity": "tui.record_cli:severity",
-    "status": "tui.record_cli:status",
-    "resolve": "tui.record_cli:resolve",
-    "export": "tui.record_cli:export",
-    "replay": "tui.record_cli:replay",
-    "incidents": "tui.record_cli:incidents",
-    # name: "module:attribute" of a click command, imported only when it runs
-}
-
-
-class _Group(CommandGroup):
-    """Imports a command's module only when that command runs (start-up stays fast)."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in _LAZY_COMMANDS and cmd_name not in self.commands:
-            import importlib
-
-            module_name, attribute = _LAZY_COMMANDS[cmd_name].split(":")
-            command = getattr(importlib.import_module(module_name), attribute)
-            self.add_command(command, cmd_name)
-        return super().get_command(ctx, cmd_name)
-
-
 @click.group(
-    cls=_Group,
+    cls=CommandGroup,
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -115,9 +88,7 @@ def main(
         },
     )
     if ctx.invoked_subcommand is None:
-        from tui.cockpit import run_cockpit
-
-        run_cockpit(
+        cockpit.run_cockpit(
             ctx,
             runbook_id=runbook_id,
             severity=severity,
@@ -127,4 +98,15 @@ def main(
         )
 
 
+main.add_command(triage.triage)
+main.add_command(demo.demo)
+main.add_command(sandbox.sandbox)
 main.add_command(runbooks.runbooks)
+main.add_command(record.declare)
+main.add_command(record.note)
+main.add_command(record.severity)
+main.add_command(record.status)
+main.add_command(record.resolve)
+main.add_command(record.export)
+main.add_command(record.replay)
+main.add_command(record.incidents)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -109,6 +106,8 @@ def sandbox(
     if list_scenarios:
         _list_scenarios()
         return
+    import asyncio
+
     from tui.sandbox.faults import parse_fault
     from tui.sandbox.scenarios import SCENARIOS
 
@@ -152,6 +151,10 @@ async def _serve(
     config_path: Path | None,
     seed: int | None,
 ) -> None:
+    import asyncio
+    import json
+    import signal
+
     from tui.sandbox.server import Sandbox
 
     loop = asyncio.get_running_loop()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from tui.app import IncidentApp, Launch, open_incident
+from tui.cli.context import load_context_catalog, load_context_settings
 from tui.output import echo
-from tui.runbook import discover_runbooks
-from tui.store import declare_incident
-from tui.timeline import Journal
+
+if TYPE_CHECKING:
+    from tui.timeline import Journal
 
 __all__ = ["run_cockpit"]
 
@@ -25,11 +27,11 @@ def run_cockpit(
 ) -> None:
     """Build the launch from the flags (every problem is one line before the screen
     opens) and run the app until the responder quits."""
-    from tui.cli.context import load_context_settings
+    from tui.app import IncidentApp, Launch, open_incident
+    from tui.store import declare_incident
 
-    obj = ctx.find_root().obj or {}
     settings = load_context_settings(ctx)
-    catalog = discover_runbooks(obj.get("runbook_dirs", ()))
+    catalog = load_context_catalog(ctx)
     launch = Launch(settings=settings, catalog=catalog, banner=banner)
     if resume_id:
         launch.incident, launch.journal = open_incident(resume_id, catalog, settings)

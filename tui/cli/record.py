@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tui.errors import JournalError
+from tui.cli.context import load_context_catalog, load_context_settings, runbook_dirs
+from tui.errors import ConfigError, JournalError
 from tui.inert import inert
 from tui.output import echo
 
@@ -27,11 +28,6 @@ if TYPE_CHECKING:
     from tui.timeline import JournalWarning
 
 __all__ = ["declare", "export", "incidents", "note", "replay", "resolve", "severity", "status"]
-
-
-def _runbook_dirs(ctx: click.Context) -> tuple[Path, ...]:
-    obj = ctx.find_root().obj or {}
-    return tuple(obj.get("runbook_dirs", ()))
 
 
 def _warn(warnings: list[JournalWarning]) -> None:
@@ -50,7 +46,7 @@ def _changing(ctx: click.Context, incident_id: str) -> Iterator[Incident]:
     with journal, journal.locked():
         incident, _ = load_incident(
             journal,
-            runbook_dirs=_runbook_dirs(ctx),
+            runbook_dirs=runbook_dirs(ctx),
             warnings=warnings,
             actor=default_actor(),
             recorded_as="cli",
@@ -83,11 +79,11 @@ def declare(
 ) -> None:
     """Declare a new incident; prints its id as the last line."""
     from tui.incident import IncidentError, check_severity
-    from tui.runbook import discover_runbooks, format_duration
+    from tui.runbook import format_duration
     from tui.store import declare_incident
     from tui.timeline import default_actor
 
-    runbook = discover_runbooks(_runbook_dirs(ctx)).get(runbook_id)
+    runbook = load_context_catalog(ctx).get(runbook_id)
     level = check_severity(runbook, severity)
     if not title.strip():
         raise IncidentError("an incident needs a title (--title)")
@@ -202,7 +198,7 @@ def export(ctx: click.Context, incident_id: str | None, out_dir: Path, pinned_on
     journal = find_journal(incident_id)
     incident, _ = load_incident(
         journal,
-        runbook_dirs=_runbook_dirs(ctx),
+        runbook_dirs=runbook_dirs(ctx),
         warnings=warnings,
         actor=default_actor(),
         recorded_as="cli",
@@ -234,8 +230,6 @@ def export(ctx: click.Context, incident_id: str | None, out_dir: Path, pinned_on
 def _evidence(ctx: click.Context, runbook: Runbook) -> Any:
     """The live sources as the bundle's evidence, or None when the config is unusable
     (the manifest then says the logs and metrics were not collected)."""
-    from tui.cli.context import load_context_settings
-    from tui.errors import ConfigError
     from tui.sources.hub import Evidence
 
     try:
@@ -295,14 +289,12 @@ def replay(ctx: click.Context, incident_id: str, as_text: bool) -> None:
 
 def _replay_in_cockpit(ctx: click.Context, journal: Any, events: list[Any]) -> None:
     from tui.app import IncidentApp, Launch
-    from tui.cli.context import load_context_settings
     from tui.export import load_incident
-    from tui.runbook import discover_runbooks
 
-    incident, _ = load_incident(journal, runbook_dirs=_runbook_dirs(ctx))
+    incident, _ = load_incident(journal, runbook_dirs=runbook_dirs(ctx))
     launch = Launch(
         settings=load_context_settings(ctx),
-        catalog=discover_runbooks(_runbook_dirs(ctx)),
+        catalog=load_context_catalog(ctx),
         incident=incident,
         read_only=True,
         replay_events=list(events),

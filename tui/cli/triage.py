@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Group
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
 
+from tui.cli.context import load_context_runbook, load_context_settings
 from tui.inert import inert
 from tui.output import echo, show
-from tui.runbook import Runbook
-from tui.signals import format_value
-from tui.sources.hub import Snapshot, Sources, snapshot_json
+
+if TYPE_CHECKING:
+    from rich.console import Group
+
+    from tui.runbook import Runbook
+    from tui.sources.hub import Snapshot
 
 __all__ = ["HEALTHY", "NOT_HEALTHY", "UNKNOWN", "render_snapshot", "triage", "verdict"]
 
@@ -56,6 +55,13 @@ def verdict(snap: Snapshot) -> tuple[int, list[str]]:
 
 
 def render_snapshot(runbook: Runbook, snap: Snapshot) -> Group:
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    from tui.signals import format_value
+
     parts: list[object] = []
     vendor = Text()
     if snap.vendor is not None:
@@ -147,7 +153,12 @@ def triage(ctx: click.Context, runbook_id: str, as_json: bool) -> None:
     decision-tree path. Exit code 0 when healthy, 1 when anything alerts or is unhealthy,
     2 on bad input, 3 when nothing alerts but a backend could not be read or no pod
     matches (healthy cannot be said)."""
-    from tui.cli.context import load_context_runbook, load_context_settings
+    import asyncio
+    import json
+
+    from rich.text import Text
+
+    from tui.sources.hub import Sources, snapshot_json
 
     runbook = load_context_runbook(ctx, runbook_id)
     settings = load_context_settings(ctx)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import click
 
+from tui.cli.cockpit import run_cockpit
+from tui.cli.context import SEVERITIES, use_config, use_prometheus
 from tui.errors import IncidentTuiError
 from tui.output import echo
 
@@ -38,16 +38,16 @@ def _runbook_of(scenario: str) -> str:
     is_flag=True,
     help="Run a real Prometheus (from PATH) scraping the sandbox.",
 )
-@click.option(
-    "--severity", type=click.Choice(["P1", "P2", "P3", "P4"]), default="P2", show_default=True
-)
+@click.option("--severity", type=click.Choice(SEVERITIES), default="P2", show_default=True)
 @click.pass_context
 def demo(ctx: click.Context, scenario: str, real_prometheus: bool, severity: str) -> None:
     """Start the sandbox on free loopback ports and open the cockpit against it.
 
     The sandbox (and Prometheus) stop when the cockpit exits, however it exits. Demo
     incidents are kept apart from real ones, under the state folder's `demo/`."""
-    from tui.cockpit import run_cockpit
+    import shutil
+    import tempfile
+
     from tui.sandbox.processes import start_prometheus, start_sandbox, stop
 
     runbook_id = _runbook_of(scenario)
@@ -56,8 +56,7 @@ def demo(ctx: click.Context, scenario: str, real_prometheus: bool, severity: str
     try:
         echo(f"Starting the sandbox ({scenario})…", err=True)
         process, endpoints, config = start_sandbox(folder, scenario)
-        obj = ctx.find_root().obj
-        obj["config_path"] = config
+        use_config(ctx, config)
         if "INCIDENT_TUI_STATE_DIR" not in os.environ:
             from tui.timeline import state_dir
 
@@ -73,7 +72,7 @@ def demo(ctx: click.Context, scenario: str, real_prometheus: bool, severity: str
             with start_prometheus(
                 binary, [endpoints["metrics"]], folder / "prometheus", "5s"
             ) as url:
-                obj.setdefault("flags", {}).setdefault("prometheus", {})["url"] = url
+                use_prometheus(ctx, url)
                 run_cockpit(
                     ctx,
                     runbook_id=runbook_id,
