@@ -41,7 +41,7 @@ test-all: lint
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 screenshots: $(STAMP)
-	$(BIN)/python -m tui.screenshots screenshots
+	$(BIN)/python -m tui.cli.screenshots screenshots
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -1,4 +1,5 @@
-"""`make screenshots`: SVG screenshots of the real cockpit against the sandbox (demo mode)."""
+"""`make screenshots` (`python -m tui.cli.screenshots [FOLDER [FILE...]]`): SVG screenshots
+of the real cockpit against the sandbox (demo mode)."""
 
 from __future__ import annotations
 
