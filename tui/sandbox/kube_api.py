@@ -1,6 +1,6 @@
 """The sandbox's Kubernetes API server in the wire format kubectl and the kubernetes package speak.
 
-It serves a :class:`~tui.sandbox.cluster.Cluster` with the faults in force: discovery, lists
+It serves a :class:`~tui.sandbox.kube.cluster.Cluster` with the faults in force: discovery, lists
 (as Tables for ``kubectl get``), watches, the three patch kinds, server-side dry runs, pod
 logs, and a ``Status`` object for every refusal.
 """
@@ -22,15 +22,11 @@ from typing import Any
 
 from aiohttp import web
 
-from tui.sandbox.cluster import (
-    RESOURCES,
-    ApiError,
-    Cluster,
-    LogRecord,
-    ResourceInfo,
-)
 from tui.sandbox.faults import Fault, Faults
-from tui.sandbox.selectors import LabelSelector
+from tui.sandbox.kube.cluster import Cluster
+from tui.sandbox.kube.kubelet import LogRecord
+from tui.sandbox.kube.selectors import LabelSelector
+from tui.sandbox.kube.store import RESOURCES, ApiError, ResourceInfo
 from tui.signals import human_duration
 
 __all__ = [

@@ -22,8 +22,8 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from tui.sandbox.cluster import Cluster
 from tui.sandbox.faults import Fault, Faults
+from tui.sandbox.kube.cluster import Cluster
 from tui.sandbox.metrics import Registry, SeriesStore, run_sampler, vendor_registry
 from tui.sandbox.scenarios import SCENARIOS, VENDORS
 from tui.sandbox.tls import sandbox_certificate, server_context

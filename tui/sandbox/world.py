@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tui.sandbox.cluster import ApiError, Cluster, LogRecord, PodBehaviour
+from tui.sandbox.kube.cluster import Cluster
+from tui.sandbox.kube.kubelet import LogRecord
+from tui.sandbox.kube.settings import PodBehaviour
+from tui.sandbox.kube.store import ApiError
 from tui.sandbox.metrics import Counter, Histogram, Registry, vendor_registry
 from tui.sandbox.scenarios import (
     IDENTIFIED_AT,
