@@ -240,7 +240,7 @@ class Sandbox:
 
     async def start(self) -> Endpoints:
         """Seed the world, open every port, write the kubeconfig; return the endpoints."""
-        from tui.sandbox.kube_api import build_kube_app
+        from tui.sandbox.kube.api import build_kube_app
 
         self.world.seed()
         apps = {

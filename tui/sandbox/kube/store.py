@@ -88,7 +88,7 @@ RESOURCES: dict[str, ResourceInfo] = {
 
 
 class ApiError(Exception):
-    """A refusal in the API's own terms; :mod:`tui.sandbox.kube_api` turns it into a Status."""
+    """A refusal in the API's own terms; :mod:`tui.sandbox.kube.api` turns it into a Status."""
 
     def __init__(
         self, code: int, reason: str, message: str, details: dict[str, Any] | None = None
