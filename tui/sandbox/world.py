@@ -18,7 +18,7 @@ from tui.sandbox.kube.cluster import Cluster
 from tui.sandbox.kube.kubelet import LogRecord
 from tui.sandbox.kube.settings import PodBehaviour
 from tui.sandbox.kube.store import ApiError
-from tui.sandbox.metrics import Counter, Histogram, Registry, vendor_registry
+from tui.sandbox.metrics.registry import Counter, Histogram, Registry, vendor_registry
 from tui.sandbox.scenarios import (
     IDENTIFIED_AT,
     MONITORING_AT,
