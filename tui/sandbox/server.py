@@ -22,17 +22,14 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from tui.sandbox.control import build_control_app
 from tui.sandbox.faults import Fault, Faults
 from tui.sandbox.kube.cluster import Cluster
 from tui.sandbox.metrics.registry import Registry, SeriesStore, run_sampler, vendor_registry
 from tui.sandbox.metrics.web import build_prometheus_app
 from tui.sandbox.scenarios import SCENARIOS, VENDORS
 from tui.sandbox.tls import sandbox_certificate, server_context
-from tui.sandbox.web import (
-    build_control_app,
-    build_health_app,
-    build_status_app,
-)
+from tui.sandbox.vendor.web import build_health_app, build_status_app
 from tui.sandbox.world import NAMESPACE, World
 
 __all__ = [
