@@ -47,16 +47,16 @@ from tui.sandbox.kube.admission import admit_deployment, admit_secret
 from tui.sandbox.kube.controllers import Controllers
 from tui.sandbox.kube.events import Events
 from tui.sandbox.kube.kubelet import Kubelet, LogCursor, LogRecord, pod_ready
-from tui.sandbox.kube.selectors import LabelSelector
+from tui.sandbox.kube.selectors import FieldSelector, LabelSelector, SelectorError
 from tui.sandbox.kube.settings import ClusterSettings
 from tui.sandbox.kube.store import (
     RESOURCES,
     ApiError,
+    Change,
     Store,
     Watch,
     canonical,
     format_time,
-    parse_selectors,
     random_suffix,
 )
 
@@ -190,9 +190,51 @@ class Cluster(ClusterSettings):
         tail_lines: int | None = None,
     ) -> LogCursor:
         """A cursor on one container's log, refusing as the kubelet does when there is none."""
-        return self._kubelet.open_log(
-            namespace, pod, container, previous=previous, since=since, tail_lines=tail_lines
-        )
+        obj = self._store.objects["pods"].get((namespace, pod))
+        runtime = self._kubelet.runtime.get((namespace, pod))
+        if obj is None or runtime is None:
+            raise ApiError.not_found("pods", pod)
+        names = [c["name"] for c in obj["spec"]["containers"]]
+        if container is None:
+            if len(names) > 1:
+                default = (
+                    obj["metadata"]
+                    .get("annotations", {})
+                    .get("kubectl.kubernetes.io/default-container")
+                )
+                if default not in names:
+                    raise ApiError.bad_request(
+                        f"a container name must be specified for pod {pod}, choose one of: "
+                        f"[{' '.join(names)}]"
+                    )
+                container = default
+            else:
+                container = names[0]
+        if container not in runtime.containers:
+            raise ApiError.bad_request(f"container {container} is not valid for pod {pod}")
+        state = runtime.containers[container]
+        if previous:
+            buffer = state.previous
+            if buffer is None:
+                raise ApiError.bad_request(
+                    f'previous terminated container "{container}" in pod "{pod}" not found'
+                )
+        else:
+            buffer = state.logs
+            if buffer is None:
+                reason = "ContainerCreating" if runtime.stage == "creating" else "PodInitializing"
+                raise ApiError.bad_request(
+                    f'container "{container}" in pod "{pod}" is waiting to start: {reason}'
+                )
+        lines = buffer.since(0)
+        if since is not None:
+            start = len(lines)
+            while start > 0 and lines[start - 1].time >= since:
+                start -= 1
+            lines = lines[start:]
+        if tail_lines is not None:
+            lines = lines[-tail_lines:] if tail_lines > 0 else []
+        return LogCursor(buffer, lines)
 
     # the generic API ----------------------------------------------------------------------
 
@@ -211,7 +253,7 @@ class Cluster(ClusterSettings):
         field_selector: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """Matching objects (deep copies) in creation order, and the list's resourceVersion."""
-        labels, fields = parse_selectors(label_selector, field_selector)
+        labels, fields = _selectors(label_selector, field_selector)
         items = [
             copy.deepcopy(obj)
             for (ns, _), obj in self._store.objects[resource].items()
@@ -411,10 +453,32 @@ class Cluster(ClusterSettings):
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> Watch:
-        """Changes after ``resource_version`` (see :meth:`Store.watch`)."""
-        return self._store.watch(
-            resource, namespace, resource_version, label_selector, field_selector
-        )
+        """Changes after ``resource_version`` (replayed from history, then live); with no
+        version or "0", every current object as ADDED first. 410 Gone when too old."""
+        labels, fields = _selectors(label_selector, field_selector)
+        backlog: list[Change]
+        if not resource_version or resource_version == "0":
+            backlog = [
+                Change(int(obj["metadata"]["resourceVersion"]), "ADDED", obj, None)
+                for obj in self._store.objects[resource].values()
+            ]
+        else:
+            try:
+                since = int(resource_version)
+            except ValueError:
+                raise ApiError.bad_request(
+                    f'invalid resource version "{resource_version}"'
+                ) from None
+            if since < self._store.history_floor[resource]:
+                raise ApiError(
+                    410,
+                    "Expired",
+                    f"too old resource version: {since} ({self._store.history_floor[resource] + 1})",
+                )
+            backlog = [change for change in self._store.history[resource] if change.rv > since]
+        watcher = Watch(self._store, resource, namespace, labels, fields, backlog)
+        self._store.watchers[resource].add(watcher)
+        return watcher
 
     def record_write(self, verb: str, resource: str) -> None:
         """Count one accepted, non-dry-run write (the API calls this)."""
@@ -475,3 +539,12 @@ def _strip_rv(obj: dict[str, Any]) -> dict[str, Any]:
     obj = dict(obj)
     obj["metadata"] = {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"}
     return obj
+
+
+def _selectors(
+    label_selector: str | None, field_selector: str | None
+) -> tuple[LabelSelector, FieldSelector]:
+    try:
+        return LabelSelector.parse(label_selector), FieldSelector.parse(field_selector)
+    except SelectorError as error:
+        raise ApiError.bad_request(str(error)) from None

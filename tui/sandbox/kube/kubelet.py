@@ -19,7 +19,6 @@ from typing import Any, Literal
 from tui.sandbox.kube.events import Events
 from tui.sandbox.kube.settings import HOST_IP, NODE_NAME, ClusterSettings
 from tui.sandbox.kube.store import (
-    ApiError,
     Store,
     format_time,
     object_key,
@@ -184,62 +183,7 @@ class Kubelet:
             if state.logs is not None and not state.logs.closed
         ]
 
-    def open_log(
-        self,
-        namespace: str,
-        pod: str,
-        container: str | None = None,
-        *,
-        previous: bool = False,
-        since: datetime | None = None,
-        tail_lines: int | None = None,
-    ) -> LogCursor:
-        """A cursor on one container's log, refusing as the kubelet does when there is none."""
-        obj = self._store.objects["pods"].get((namespace, pod))
-        runtime = self.runtime.get((namespace, pod))
-        if obj is None or runtime is None:
-            raise ApiError.not_found("pods", pod)
-        names = [c["name"] for c in obj["spec"]["containers"]]
-        if container is None:
-            if len(names) > 1:
-                default = (
-                    obj["metadata"]
-                    .get("annotations", {})
-                    .get("kubectl.kubernetes.io/default-container")
-                )
-                if default not in names:
-                    raise ApiError.bad_request(
-                        f"a container name must be specified for pod {pod}, choose one of: "
-                        f"[{' '.join(names)}]"
-                    )
-                container = default
-            else:
-                container = names[0]
-        if container not in runtime.containers:
-            raise ApiError.bad_request(f"container {container} is not valid for pod {pod}")
-        state = runtime.containers[container]
-        if previous:
-            buffer = state.previous
-            if buffer is None:
-                raise ApiError.bad_request(
-                    f'previous terminated container "{container}" in pod "{pod}" not found'
-                )
-        else:
-            buffer = state.logs
-            if buffer is None:
-                reason = "ContainerCreating" if runtime.stage == "creating" else "PodInitializing"
-                raise ApiError.bad_request(
-                    f'container "{container}" in pod "{pod}" is waiting to start: {reason}'
-                )
-        lines = buffer.since(0)
-        if since is not None:
-            start = len(lines)
-            while start > 0 and lines[start - 1].time >= since:
-                start -= 1
-            lines = lines[start:]
-        if tail_lines is not None:
-            lines = lines[-tail_lines:] if tail_lines > 0 else []
-        return LogCursor(buffer, lines)
+    # -- pods
 
     def create_pod(self, rs: dict[str, Any], *, started_ago: float | None = None) -> dict[str, Any]:
         template = rs["spec"]["template"]

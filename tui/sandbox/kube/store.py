@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tui.sandbox.kube.selectors import FieldSelector, LabelSelector, SelectorError
+from tui.sandbox.kube.selectors import FieldSelector, LabelSelector
 from tui.sandbox.kube.settings import ClusterSettings
 
 __all__ = [
     "NAME_ALPHABET",
     "RESOURCES",
     "ApiError",
+    "Change",
     "ResourceInfo",
     "Store",
     "Watch",
@@ -28,7 +29,6 @@ __all__ = [
     "format_time",
     "object_key",
     "owner_ref",
-    "parse_selectors",
     "random_suffix",
 ]
 
@@ -153,7 +153,7 @@ def format_time(seconds: float) -> str:
 
 
 @dataclass
-class _Change:
+class Change:
     rv: int
     type: str  # ADDED, MODIFIED, DELETED
     obj: dict[str, Any]
@@ -173,19 +173,19 @@ class Watch:
         namespace: str | None,
         labels: LabelSelector,
         fields: FieldSelector,
-        backlog: Iterable[_Change],
+        backlog: Iterable[Change],
     ) -> None:
         self._store = store
         self.resource = resource
         self._namespace = namespace
         self._labels = labels
         self._fields = fields
-        self._queue: asyncio.Queue[_Change | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[Change | None] = asyncio.Queue()
         for change in backlog:
             self._queue.put_nowait(change)
         self.closed = False
 
-    def _push(self, change: _Change | None) -> None:
+    def _push(self, change: Change | None) -> None:
         self._queue.put_nowait(change)
 
     def _matches(self, obj: dict[str, Any] | None) -> bool:
@@ -195,7 +195,7 @@ class Watch:
             return False
         return self._labels.matches(obj["metadata"].get("labels")) and self._fields.matches(obj)
 
-    def _translate(self, change: _Change) -> tuple[str, dict[str, Any]] | None:
+    def _translate(self, change: Change) -> tuple[str, dict[str, Any]] | None:
         now_matches = self._matches(change.obj)
         if change.type == "ADDED":
             return ("ADDED", change.obj) if now_matches else None
@@ -238,7 +238,7 @@ class Watch:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self._store._watchers[self.resource].discard(self)
+            self._store.watchers[self.resource].discard(self)
             self._queue.put_nowait(None)
 
 
@@ -253,9 +253,9 @@ class Store:
         self.objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {
             name: {} for name in RESOURCES
         }
-        self._history: dict[str, deque[_Change]] = {name: deque() for name in RESOURCES}
-        self._history_floor: dict[str, int] = dict.fromkeys(RESOURCES, 0)
-        self._watchers: dict[str, set[Watch]] = {name: set() for name in RESOURCES}
+        self.history: dict[str, deque[Change]] = {name: deque() for name in RESOURCES}
+        self.history_floor: dict[str, int] = dict.fromkeys(RESOURCES, 0)
+        self.watchers: dict[str, set[Watch]] = {name: set() for name in RESOURCES}
 
     def put(
         self,
@@ -279,7 +279,7 @@ class Store:
         meta["resourceVersion"] = str(self.rv)
         self.objects[resource][key] = obj
         self._emit(
-            resource, _Change(self.rv, "ADDED" if previous is None else "MODIFIED", obj, previous)
+            resource, Change(self.rv, "ADDED" if previous is None else "MODIFIED", obj, previous)
         )
         return obj
 
@@ -290,50 +290,15 @@ class Store:
         self.rv += 1
         gone = copy.deepcopy(obj)
         gone["metadata"]["resourceVersion"] = str(self.rv)
-        self._emit(resource, _Change(self.rv, "DELETED", gone, obj))
+        self._emit(resource, Change(self.rv, "DELETED", gone, obj))
 
-    def _emit(self, resource: str, change: _Change) -> None:
-        history = self._history[resource]
+    def _emit(self, resource: str, change: Change) -> None:
+        history = self.history[resource]
         history.append(change)
         while len(history) > self._settings.watch_history:
-            self._history_floor[resource] = history.popleft().rv
-        for watcher in self._watchers[resource]:
+            self.history_floor[resource] = history.popleft().rv
+        for watcher in self.watchers[resource]:
             watcher._push(change)
-
-    def watch(
-        self,
-        resource: str,
-        namespace: str | None = None,
-        resource_version: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-    ) -> Watch:
-        """Changes after ``resource_version`` (replayed from history, then live); with no
-        version or "0", every current object as ADDED first. 410 Gone when too old."""
-        labels, fields = parse_selectors(label_selector, field_selector)
-        backlog: list[_Change]
-        if not resource_version or resource_version == "0":
-            backlog = [
-                _Change(int(obj["metadata"]["resourceVersion"]), "ADDED", obj, None)
-                for obj in self.objects[resource].values()
-            ]
-        else:
-            try:
-                since = int(resource_version)
-            except ValueError:
-                raise ApiError.bad_request(
-                    f'invalid resource version "{resource_version}"'
-                ) from None
-            if since < self._history_floor[resource]:
-                raise ApiError(
-                    410,
-                    "Expired",
-                    f"too old resource version: {since} ({self._history_floor[resource] + 1})",
-                )
-            backlog = [change for change in self._history[resource] if change.rv > since]
-        watcher = Watch(self, resource, namespace, labels, fields, backlog)
-        self._watchers[resource].add(watcher)
-        return watcher
 
 
 def object_key(obj: dict[str, Any]) -> tuple[str, str]:
@@ -349,15 +314,6 @@ def owner_ref(owner: dict[str, Any]) -> dict[str, Any]:
         "controller": True,
         "blockOwnerDeletion": True,
     }
-
-
-def parse_selectors(
-    label_selector: str | None, field_selector: str | None
-) -> tuple[LabelSelector, FieldSelector]:
-    try:
-        return LabelSelector.parse(label_selector), FieldSelector.parse(field_selector)
-    except SelectorError as error:
-        raise ApiError.bad_request(str(error)) from None
 
 
 def canonical(value: Any) -> Any:
