@@ -29,7 +29,7 @@ from tui.sandbox.metrics.registry import Registry, SeriesStore, run_sampler, ven
 from tui.sandbox.metrics.web import build_prometheus_app
 from tui.sandbox.scenarios import SCENARIOS, VENDORS
 from tui.sandbox.tls import sandbox_certificate, server_context
-from tui.sandbox.vendor.web import build_health_app, build_status_app
+from tui.sandbox.vendor_web import build_health_app, build_status_app
 from tui.sandbox.world import NAMESPACE, World
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The simulated world: seeds the cluster with our three integrations, then simulates their
 calls to each vendor (metrics, pod logs, our health) and each vendor's status page, as the
 scenario and the pods' own env and secrets decide. The status pages and our /health are
-drawn from its state by :mod:`tui.sandbox.vendor`; the log lines' formats are in
+drawn from its state by :mod:`tui.sandbox.vendors`; the log lines' formats are in
 :mod:`tui.sandbox.applog`."""
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from tui.sandbox.scenarios import (
     iso_time,
     pod_template,
 )
-from tui.sandbox.vendor.health import Tick, health_body
-from tui.sandbox.vendor.status_page import VendorPage, page_ids, status_page
+from tui.sandbox.vendors.health import Tick, health_body
+from tui.sandbox.vendors.status_page import VendorPage, page_ids, status_page
 
 __all__ = ["NAMESPACE", "World", "mask_secret"]
 

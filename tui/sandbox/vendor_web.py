@@ -10,7 +10,7 @@ from aiohttp import web
 from tui.sandbox.faces import fault_middleware, json_response
 from tui.sandbox.faults import Faults
 from tui.sandbox.scenarios import VENDORS
-from tui.sandbox.vendor.status_page import VendorPage
+from tui.sandbox.vendors.status_page import VendorPage
 from tui.sandbox.world import World
 
 __all__ = ["build_health_app", "build_status_app"]
