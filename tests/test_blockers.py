@@ -89,11 +89,11 @@ async def test_answering_no_sends_the_tree_down_the_no_branch(
 
         def path_nodes() -> list[str]:
             path = tree.path
-            return [a.node_id for a in path.answers] if path is not None else []
+            return [a.node for a in path.answers] if path is not None else []
 
         await wait_until(lambda: len(path_nodes()) > 1, 5, 0.05, "the tree to move on")
         assert path_nodes()[:2] == ["api-errors", "service-healthy"]
-        assert tree.path is not None and tree.path.answers[0].value is False
+        assert tree.path is not None and tree.path.answers[0].answer is False
         tree.move_cursor(tree.top)
         await pilot.press("y")
         await wait_until(lambda: path_nodes()[1:2] == ["vendor-incident"], 5, 0.05, "yes")

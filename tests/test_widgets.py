@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
-from tui.decision import Readings, evaluate, ranked_remediations
+from tui.decision import Readings, dominant_category, evaluate, ranked_remediations
 from tui.incident import all_checklist_ids, checklist_entries, find_checklist_entry
 from tui.runbook import Runbook, discover_runbooks
 from tui.signals import (
@@ -569,7 +569,8 @@ def path_and_groups(
     rb: Runbook, readings: Readings, overrides: dict[str, bool] | None = None
 ) -> tuple[object, list[tuple[str | None, list[str]]]]:
     path = evaluate(rb, readings, overrides)
-    groups = ranked_remediations(rb, path.leaf, readings) if path.leaf else []
+    dominant = dominant_category(rb, readings)
+    groups = ranked_remediations(path.leaf, [dominant]) if path.leaf else []
     return path, groups
 
 

@@ -34,16 +34,15 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO, runtime_checkable
 
 from tui import __version__
+from tui.decision import Answer, evidence_text, ranked_remediations
 from tui.errors import JournalError
 from tui.incident import (
     Incident,
-    PathStep,
     RemediationRun,
     all_checklist_ids,
     checklist_entries,
-    evidence_text,
 )
-from tui.runbook import Postmortem, PostmortemSection, Runbook
+from tui.runbook import DecisionNode, Postmortem, PostmortemSection, Runbook
 from tui.timeline import (
     Event,
     Journal,
@@ -490,10 +489,10 @@ class _Postmortem:
             if section.placeholder
             else _todo(f"{section.heading} — technical explanation")
         )
-        path = self.incident.decision_path()
-        if path and path[-1].node.is_leaf and path[-1].node.conclusion:
+        leaf = self.incident.decision_path().leaf
+        if leaf is not None and leaf.conclusion:
             yield ""
-            yield f"The decision tree concluded: {self.md(path[-1].node.conclusion)}"
+            yield f"The decision tree concluded: {self.md(leaf.conclusion)}"
         yield from self.items(section)
 
     def fill_impact(self, section: PostmortemSection) -> Iterator[str]:
@@ -531,31 +530,37 @@ class _Postmortem:
 
     def fill_decision_path(self, section: PostmortemSection) -> Iterator[str]:
         path = self.incident.decision_path()
-        if not path or (len(path) == 1 and path[0].answer is None and not path[0].node.is_leaf):
+        if not path.answered:
             yield "_The decision tree was not answered._"
             return
-        for number, step in enumerate(path, start=1):
-            yield f"{number}. {self.step_line(step)}"
+        lines = [self.answer_line(answer) for answer in path.answers]
+        if path.leaf is not None:
+            lines.append(self.conclusion_line(path.leaf))
+        for number, line in enumerate(lines, start=1):
+            yield f"{number}. {line}"
         yield from self.items(section)
 
-    def step_line(self, step: PathStep) -> str:
-        node = step.node
-        if node.is_leaf:
-            line = f"**Conclusion:** {self.md(node.conclusion or '')}"
-            offered = []
-            for remediation_id in self.incident.offered_remediations(node):
-                try:
-                    offered.append(self.md(self.incident.runbook.remediation(remediation_id).title))
-                except KeyError:
-                    offered.append(f"`{remediation_id}`")
-            if offered:
-                line += " Remediations offered: " + ", ".join(offered) + "."
-            return line
-        if step.answer is None:
-            return f"{self.md(node.question or '')} _(not answered)_"
-        answer = step.answer
+    def conclusion_line(self, leaf: DecisionNode) -> str:
+        line = f"**Conclusion:** {self.md(leaf.conclusion or '')}"
+        offered = []
+        alerted = self.incident.error_classes()
+        groups = ranked_remediations(leaf, alerted)
+        if any(category in alerted for category, _ in groups):
+            # what the alerts pointed at, not every group the conclusion lists
+            groups = [(c, ids) for c, ids in groups if c is None or c in alerted]
+        for remediation_id in dict.fromkeys(r for _, ids in groups for r in ids):
+            try:
+                offered.append(self.md(self.incident.runbook.remediation(remediation_id).title))
+            except KeyError:
+                offered.append(f"`{remediation_id}`")
+        if offered:
+            line += " Remediations offered: " + ", ".join(offered) + "."
+        return line
+
+    def answer_line(self, answer: Answer) -> str:
+        if answer.answer is None:
+            return f"{self.md(answer.question)} _(not answered)_"
         word = "Yes" if answer.answer else "No"
-        how = answer.how_words
         evidence = evidence_text(
             answer.signal,
             answer.value,
@@ -563,10 +568,11 @@ class _Postmortem:
             answer.op,
             self.incident.unit_of(answer.signal),
         )
-        line = f"{self.md(node.question or '')} **{word}**, {how}"
+        line = f"{self.md(answer.question)} **{word}**, {answer.how_words}"
         if evidence:
             line += f": {self.md(evidence)}"
-        return line + f" ({self.md(answer.actor)}, {answer.at:%H:%M})"
+        at = f", {answer.at:%H:%M}" if answer.at else ""
+        return line + f" ({self.md(answer.actor or '')}{at})"
 
     def run_line(self, run: RemediationRun) -> str:
         """``**Title** (action): applied 14:07, verified 14:09 — result``."""

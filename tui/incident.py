@@ -54,8 +54,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
+from tui.decision import Answer, DecisionPath, evidence_text, override_words, walk
 from tui.errors import IncidentTuiError
 from tui.runbook import ChecklistItem, DecisionNode, Runbook, Severity
+from tui.signals import format_value
 from tui.timeline import Event, EventKind, default_actor, utcnow
 
 _BACKEND_NAMES = {
@@ -71,12 +73,10 @@ __all__ = [
     "AlertState",
     "ChecklistEntry",
     "CommsSent",
-    "DecisionAnswer",
     "IllegalStatusChange",
     "Incident",
     "IncidentError",
     "Note",
-    "PathStep",
     "Recorder",
     "RemediationRun",
     "RemediationStage",
@@ -86,9 +86,7 @@ __all__ = [
     "UnknownSeverity",
     "check_severity",
     "checklist_entries",
-    "evidence_text",
     "find_checklist_entry",
-    "override_words",
 ]
 
 Status = Literal["investigating", "identified", "mitigated", "monitoring", "resolved"]
@@ -141,50 +139,6 @@ class AlertState:
     op: str | None
     unit: str
     since: datetime
-
-
-@dataclass(frozen=True)
-class DecisionAnswer:
-    """The answer to one question of the decision tree, with its evidence."""
-
-    node: str
-    question: str
-    answer: bool
-    how: Literal["live", "override", "manual"]
-    """``live``: answered by the signals; ``override``: a person answered a question the
-    signals could answer; ``manual``: a question only a person can answer."""
-    signal: str | None
-    value: float | str | None
-    threshold: float | str | list[str] | None
-    op: str | None
-    actor: str
-    at: datetime
-    event_id: str
-    live_answer: bool | None = None
-    """For ``override``: the signals' last answer on record when the person answered
-    (None: there was none)."""
-
-    @property
-    def live(self) -> bool:
-        return self.how == "live"
-
-    @property
-    def how_words(self) -> str:
-        """How it was answered, as the timeline and the postmortem say it."""
-        if self.how == "live":
-            return "live from the signals"
-        if self.how == "override":
-            return override_words(self.answer, self.live_answer)
-        return "by hand"
-
-
-@dataclass(frozen=True)
-class PathStep:
-    """One node on the path through the decision tree, and how it was left."""
-
-    node: DecisionNode
-    answer: DecisionAnswer | None
-    """None for a leaf, or for the question the path stops at (not yet answered)."""
 
 
 @dataclass(frozen=True)
@@ -308,26 +262,6 @@ def find_checklist_entry(runbook: Runbook, key: str) -> ChecklistEntry:
 # --------------------------------------------------------------------------- formatting
 
 
-def _number(value: float | None) -> str:
-    if value is None:
-        return "no data"
-    if value != value:  # NaN
-        return "NaN"
-    if abs(value) >= 100 or value == int(value):
-        return f"{value:.0f}"
-    if abs(value) >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-def format_reading(value: float | None, unit: str) -> str:
-    """``37/min``, ``5200 ms``: a reading as the timeline shows it."""
-    shown = _number(value)
-    if value is None or not unit:
-        return shown
-    return f"{shown}{unit}" if unit.startswith(("/", "%")) else f"{shown} {unit}"
-
-
 def describe_remediation(runbook: Runbook, remediation_id: str) -> tuple[str, str, str]:
     """``(title, kind, action)`` of a runbook remediation, the action in a few words
     (``set RATE_LIMIT_MODE=queue on production/clay-integration``)."""
@@ -372,19 +306,12 @@ def describe_remediation(runbook: Runbook, remediation_id: str) -> tuple[str, st
     return remediation.title, kind, action
 
 
-def _live_answer_on_record(previous: DecisionAnswer | None) -> bool | None:
+def _live_answer_on_record(previous: Answer | None) -> bool | None:
     """What the signals last answered to a question: its live answer, or, once a person
     answered it (live answers stop being recorded then), what they answered before."""
     if previous is None:
         return None
     return previous.answer if previous.live else previous.live_answer
-
-
-def override_words(answer: bool, live_answer: bool | None) -> str:
-    """How a person's answer stands to the signals' last answer on record."""
-    if live_answer is None:
-        return "by hand"
-    return "confirming the live answer" if live_answer == answer else "overriding the live answer"
 
 
 _STAGE_WORDS = {
@@ -440,7 +367,7 @@ class Incident:
         self.commander: str | None = None
         self.responders: list[str] = []
         self.checked: dict[str, ChecklistMark] = {}
-        self.decisions: dict[str, DecisionAnswer] = {}
+        self.decisions: dict[str, Answer] = {}
         self.remediations: list[RemediationRun] = []
         self.comms: list[CommsSent] = []
         self.notes: list[Note] = []
@@ -758,36 +685,10 @@ class Incident:
                     classes.append(category.id)
         return classes
 
-    def offered_remediations(self, node: DecisionNode) -> list[str]:
-        """The remediation ids a leaf offers: its own, then those grouped under the error
-        classes that alerted (all groups when none did)."""
-        offered = list(node.remediations)
-        classes = [c for c in self.error_classes() if c in node.by_category] or list(
-            node.by_category
-        )
-        for category in classes:
-            offered += [r for r in node.by_category[category] if r not in offered]
-        return offered
-
-    def decision_path(self) -> list[PathStep]:
-        """From the root, following the answers given, to a leaf or the first unanswered
-        question."""
-        tree = self.runbook.decision_tree
-        if tree is None:
-            return []
-        path: list[PathStep] = []
-        node_id: str | None = tree.root
-        seen: set[str] = set()
-        while node_id is not None and node_id not in seen:
-            seen.add(node_id)
-            node = tree.node(node_id)
-            given = self.decisions.get(node_id)
-            if node.is_leaf or given is None:
-                path.append(PathStep(node, None))
-                break
-            path.append(PathStep(node, given))
-            node_id = node.yes if given.answer else node.no
-        return path
+    def decision_path(self) -> DecisionPath:
+        """From the root, following the answers on record, to a conclusion or the first
+        unanswered question."""
+        return walk(self.runbook, lambda node: self.decisions.get(node.id))
 
     def _question(self, node_id: str) -> DecisionNode:
         tree = self.runbook.decision_tree
@@ -1004,7 +905,7 @@ class Incident:
         if level is None:
             if current is None:
                 return None
-            summary = f"Alert cleared: {name} at {format_reading(value, unit)}"
+            summary = f"Alert cleared: {name} at {format_value(value, unit)}"
             details = {
                 "signal": signal_id,
                 "name": name,
@@ -1019,9 +920,9 @@ class Incident:
             )
         if current is not None and current.level == level:
             return None
-        reading = format_reading(value, unit)
+        reading = format_value(value, unit)
         if rule_threshold is not None:
-            reading += f" {op} {format_reading(rule_threshold, unit)}"
+            reading += f" {op} {format_value(rule_threshold, unit)}"
         summary = f"Alert raised: {name} ({level}): {reading}"
         details = {
             "signal": signal_id,
@@ -1235,7 +1136,7 @@ class Incident:
             live_answer = None if d["live_answer"] is None else d["live_answer"] == "yes"
         else:  # recorded before the event kept it; the answers before it say what it was
             live_answer = _live_answer_on_record(self.decisions.get(node))
-        self.decisions[node] = DecisionAnswer(
+        self.decisions[node] = Answer(
             node=node,
             question=str(d.get("question", "")),
             answer=d.get("answer") == "yes",
@@ -1374,58 +1275,6 @@ def _clean(text: str | None) -> str | None:
         return None
     text = " ".join(text.split())
     return text or None
-
-
-_NEGATED = {
-    ">": "<=",
-    ">=": "<",
-    "<": ">=",
-    "<=": ">",
-    "==": "!=",
-    "!=": "==",
-    "in": "not in",
-    "not_in": "in",
-}
-
-
-def _holds(value: float | str, op: str, threshold: float | str | list[str]) -> bool | None:
-    try:
-        if op in ("in", "not_in"):
-            members = threshold if isinstance(threshold, list) else [str(threshold)]
-            return (str(value) in members) == (op == "in")
-        if op == "==":
-            return value == threshold
-        if op == "!=":
-            return value != threshold
-        a, b = float(value), float(threshold)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return {">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}.get(op)
-
-
-def evidence_text(
-    signal: str | None,
-    value: float | str | None,
-    threshold: float | str | list[str] | None,
-    op: str | None,
-    unit: str = "",
-) -> str:
-    """The evidence of an answer in words: ``rate_limited 37/min > 5/min``,
-    ``vendor.indicator none not in minor/major``, ``health.status down != healthy``."""
-    if signal is None:
-        return ""
-    if value is None:
-        return f"{signal}: no data"
-    shown = format_reading(value, unit) if isinstance(value, int | float) else str(value)
-    if op is None or threshold is None:
-        return f"{signal} {shown}"
-    holds = _holds(value, op, threshold)
-    shown_op = op if holds is not False else _NEGATED.get(op, op)
-    shown_op = shown_op.replace("not_in", "not in")
-    if isinstance(threshold, list):
-        return f"{signal} {shown} {shown_op} {'/'.join(threshold)}"
-    limit = format_reading(threshold, unit) if isinstance(threshold, int | float) else threshold
-    return f"{signal} {shown} {shown_op} {limit}"
 
 
 def _short_duration(value: timedelta) -> str:

@@ -22,6 +22,7 @@ from rich.text import Text
 from textual import events, work
 from textual.binding import Binding, BindingType
 
+from tui.decision import Answer, answer_live
 from tui.errors import IncidentTuiError, RemediationConflict, RemediationError
 from tui.incident import (
     STATUSES,
@@ -33,11 +34,6 @@ from tui.incident import (
 )
 from tui.inert import inert
 from tui.runbook import (
-    AllOf,
-    AnyOf,
-    Condition,
-    Not,
-    Predicate,
     Remediation,
     RolloutResume,
     RolloutUndo,
@@ -188,29 +184,18 @@ class IncidentActions(_Base):
         message.stop()
         if not self._can_change():
             return
-        signal, value, threshold, op = self._decision_evidence(message.node_id, message.live_value)
+        shown = message.shown or self._live_answer(message.node_id)
+        basis: dict[str, Any] = {}
+        if shown is not None:
+            basis = {"signal": shown.signal, "value": shown.value}
+            basis.update(threshold=shown.threshold, op=shown.op)
+        live = shown.live_answer if shown is not None else None
         try:
             event = None
-            agrees = message.live_value is not None and message.value == message.live_value
-            if agrees:
-                event = self.incident.answer(
-                    message.node_id,
-                    message.value,
-                    live=True,
-                    signal=signal,
-                    value=value,
-                    threshold=threshold,
-                    op=op,
-                )
+            if live is not None and message.value == live:
+                event = self.incident.answer(message.node_id, message.value, live=True, **basis)
             if event is None:
-                event = self.incident.answer(
-                    message.node_id,
-                    message.value,
-                    signal=signal,
-                    value=value,
-                    threshold=threshold,
-                    op=op,
-                )
+                event = self.incident.answer(message.node_id, message.value, **basis)
         except IncidentTuiError as error:
             self._fail(error)
             return
@@ -218,32 +203,15 @@ class IncidentActions(_Base):
             self.notify("That answer is already recorded.")
         self.refresh_decision()
 
-    def _decision_evidence(
-        self, node_id: str, live_value: bool | None
-    ) -> tuple[str | None, float | str | None, Any, str | None]:
-        """The predicate and reading behind a question's live answer: the first one that
-        agrees with it (for ``any``/``all`` of several)."""
+    def _live_answer(self, node_id: str) -> Answer | None:
+        """What the signals answer to a question now (for one off the suggested path)."""
         tree = self.runbook.decision_tree
         if tree is None:
-            return None, None, None, None
+            return None
         try:
-            node = tree.node(node_id)
+            return answer_live(tree.node(node_id), self.readings())
         except KeyError:
-            return None, None, None, None
-        if node.when is None:
-            return None, None, None, None
-        readings = self.readings()
-        candidates: list[tuple[Predicate, float | str | None]] = [
-            (p, _reading(p.signal, readings)) for p in _predicates(node.when)
-        ]
-        for predicate, value in candidates:
-            if value is not None and _holds(value, predicate) == live_value:
-                return predicate.signal, value, predicate.value, predicate.op
-        for predicate, value in candidates:
-            if value is not None:
-                return predicate.signal, value, predicate.value, predicate.op
-        predicate = candidates[0][0]
-        return predicate.signal, None, predicate.value, predicate.op
+            return None
 
     def on_decision_tree_view_remediation_chosen(
         self, message: DecisionTreeView.RemediationChosen
@@ -1040,48 +1008,6 @@ def _siblings(entries: list[ChecklistEntry], start: ChecklistEntry) -> Iterator[
             return
         if entry.depth == start.depth:
             yield entry
-
-
-def _predicates(condition: Condition) -> Iterator[Predicate]:
-    if isinstance(condition, Predicate):
-        yield condition
-    elif isinstance(condition, AnyOf):
-        for part in condition.any:
-            yield from _predicates(part)
-    elif isinstance(condition, AllOf):
-        for part in condition.all:
-            yield from _predicates(part)
-    elif isinstance(condition, Not):
-        yield from _predicates(condition.not_)
-
-
-def _reading(signal: str, readings: Readings) -> float | str | None:
-    if signal == "vendor.indicator":
-        return readings.vendor.indicator if readings.vendor else None
-    if signal == "vendor.incidents":
-        return float(len(readings.vendor.incidents)) if readings.vendor else None
-    if signal == "health.status":
-        return readings.health.status if readings.health else None
-    if signal == "health.latency_ms":
-        return readings.health.latency_ms if readings.health else None
-    metric = readings.metrics.get(signal)
-    return metric.value if metric is not None else None
-
-
-def _holds(value: float | str, predicate: Predicate) -> bool | None:
-    target, op = predicate.value, predicate.op
-    if op in ("in", "not_in"):
-        members = target if isinstance(target, list) else [str(target)]
-        return (str(value) in members) == (op == "in")
-    if op == "==":
-        return str(value) == str(target)
-    if op == "!=":
-        return str(value) != str(target)
-    try:
-        a, b = float(value), float(target)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return {">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}.get(op)
 
 
 def _new_sources(settings: Settings, runbook: Runbook) -> Sources:

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, Static, Tab, Tabs
 
-from tui.decision import Readings, evaluate, ranked_remediations
+from tui.decision import Readings, dominant_category, evaluate, ranked_remediations
 from tui.errors import ConfigError, IncidentTuiError
 from tui.incident import Incident
 from tui.inert import inert
@@ -353,10 +353,11 @@ class DashboardScreen(IncidentActions, Screen[None]):
         overrides = {
             node: answer.answer
             for node, answer in self.incident.decisions.items()
-            if not answer.live
+            if not answer.live and answer.answer is not None
         }
         path = evaluate(self.runbook, readings, overrides)
-        groups = ranked_remediations(self.runbook, path.leaf, readings) if path.leaf else []
+        dominant = dominant_category(self.runbook, readings)
+        groups = ranked_remediations(path.leaf, [dominant]) if path.leaf else []
         self.query_one(DecisionTreeView).show(path, groups)
 
     # ---------------------------------------------------------------- replay

@@ -316,9 +316,9 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
         else {
             "answers": [
                 {
-                    "node": a.node_id,
+                    "node": a.node,
                     "question": a.question,
-                    "answer": a.value,
+                    "answer": a.answer,
                     "evidence": list(a.evidence),
                 }
                 for a in snap.path.answers
