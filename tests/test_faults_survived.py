@@ -33,10 +33,10 @@ from sandbox_helpers import CI, incident_tui_command, need_binary, running_sandb
 from test_comms import offline_app
 from textual.widgets import Button, Static
 
+from tui.act.runner import RemediationRunner
 from tui.app import IncidentApp, Launch, open_incident
 from tui.errors import SourceAuthExpired, SourceServerError, SourceUnreachable
 from tui.incident import Incident
-from tui.remediation import RemediationRunner
 from tui.runbook import discover_runbooks
 from tui.screens.act import ConfirmScreen, RemediationScreen
 from tui.settings import load_settings
