@@ -16,10 +16,10 @@ from tui.decision import (
     evidence_text,
     ranked_remediations,
 )
-from tui.incident import Incident
+from tui.record.event import Event
+from tui.record.incident import Incident
 from tui.runbook import DecisionNode, Predicate, load_runbook
 from tui.signals import NEGATED, MetricReading, VendorStatus, holds
-from tui.timeline import Event
 
 RUNBOOK = load_runbook(Path(__file__).parent / "golden" / "runbooks" / "acme.yaml")
 NOW = datetime(2025, 3, 1, 14, 0, tzinfo=UTC)

@@ -20,9 +20,16 @@ ENGINE = [
     "tui.decision",
     "tui.settings",
     "tui.runbook",
-    "tui.incident",
-    "tui.timeline",
-    "tui.export",
+    "tui.record.event",
+    "tui.record.secrets",
+    "tui.record.journal",
+    "tui.record.listing",
+    "tui.record.checklists",
+    "tui.record.state",
+    "tui.record.incident",
+    "tui.record.postmortem",
+    "tui.record.bundle",
+    "tui.record.store",
 ]
 
 

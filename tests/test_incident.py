@@ -9,17 +9,12 @@ from pathlib import Path
 import pytest
 
 from tui.decision import ranked_remediations
-from tui.incident import (
-    IllegalStatusChange,
-    Incident,
-    IncidentError,
-    UnknownReference,
-    UnknownSeverity,
-    checklist_entries,
-    find_checklist_entry,
-)
+from tui.errors import IllegalStatusChange, IncidentError, UnknownReference, UnknownSeverity
+from tui.record.checklists import checklist_entries, find_checklist_entry
+from tui.record.event import Event
+from tui.record.incident import Incident
+from tui.record.journal import Journal
 from tui.runbook import load_runbook
-from tui.timeline import Event, Journal
 
 RUNBOOK = load_runbook(Path(__file__).parent / "golden" / "runbooks" / "acme.yaml")
 START = datetime(2025, 3, 1, 14, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from tui.act.plan import Plan
 from tui.act.runner import RemediationRunner
 from tui.act.session import RemediationSession
 from tui.errors import RemediationError
-from tui.incident import Incident
+from tui.record.incident import Incident
 from tui.runbook import Runbook, discover_runbooks
 from tui.settings import load_settings
 from tui.sources.kube import KubeConnection

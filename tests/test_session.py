@@ -13,9 +13,9 @@ from test_remediation import CHECKLIST, CLAY, CLERK, DEPLOYMENT, env_of, runner_
 
 from tui.act.runner import RemediationRunner
 from tui.act.session import RemediationSession
-from tui.incident import Incident
+from tui.record.event import Event
+from tui.record.incident import Incident
 from tui.runbook import Runbook
-from tui.timeline import Event
 
 
 class Headless:

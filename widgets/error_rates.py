@@ -16,7 +16,8 @@ from textual.widgets import Static
 
 from tui.inert import inert
 from tui.signals import MetricReading, SourceFault, format_value, holds
-from widgets.fault import GREEN, RED, YELLOW, fault_text
+from widgets.fault import fault_text
+from widgets.palette import GREEN, RED, YELLOW
 
 __all__ = ["LEVEL_STYLES", "ErrorRatesPane", "SignalRow", "reading_content", "sparkline"]
 

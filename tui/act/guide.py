@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from tui.errors import IncidentTuiError
-from tui.incident import ChecklistEntry, checklist_entries, find_checklist_entry
+from tui.record.checklists import ChecklistEntry, checklist_entries, find_checklist_entry
 from tui.runbook import Runbook
 
 __all__ = ["GuideStep", "first_guide", "guide_steps"]

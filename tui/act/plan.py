@@ -30,7 +30,7 @@ REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 def mask(value: str | None) -> str:
     """A secret as the responder may see it: never the value, only that there is one.
 
-    Stricter than :func:`tui.timeline.mask` (which keeps the last 4 characters of a long
+    Stricter than :func:`tui.record.secrets.mask` (which keeps the last 4 characters of a long
     value to tell keys apart in logs they already appear in): the confirmation's diff shows
     the cluster's current key, which has never left it, and a new one the prompt promises
     is never shown, and the dry run's changes are recorded."""

@@ -18,10 +18,12 @@ from typing import Any
 from tui.act.plan import ApplyResult, DryRun, Plan, Progress
 from tui.act.runner import RemediationRunner
 from tui.errors import IncidentTuiError, RemediationConflict, RemediationError
-from tui.incident import Incident, RemediationRun, RemediationStage
 from tui.inert import inert
+from tui.record.incident import Incident
+from tui.record.journal import Journal
+from tui.record.secrets import register_secret
+from tui.record.state import RemediationRun, RemediationStage
 from tui.runbook import Remediation, RolloutUndo, SetEnv
-from tui.timeline import Journal, register_secret
 
 __all__ = ["Preview", "RemediationSession", "Step", "sentence"]
 

@@ -56,8 +56,9 @@ from textual.widgets.option_list import Option
 from tui.act.guide import GuideStep
 from tui.act.plan import DryRun, Plan, Progress
 from tui.act.session import Preview
-from tui.comms import CommsError, Draft, drafts, post_to_slack
-from tui.incident import Incident, IncidentError
+from tui.comms import Draft, drafts, post_to_slack
+from tui.errors import CommsError, IncidentError
+from tui.record.incident import Incident
 from tui.runbook import (
     Escalation,
     EscalationLevel,

@@ -26,9 +26,7 @@ from tui.act.guide import GuideStep, first_guide, guide_steps
 from tui.act.session import Preview, RemediationSession, sentence
 from tui.decision import Answer, answer_live
 from tui.errors import IncidentTuiError, RemediationError
-from tui.incident import (
-    STATUSES,
-)
+from tui.record.state import STATUSES
 from tui.runbook import (
     Remediation,
     RolloutResume,
@@ -42,13 +40,13 @@ if TYPE_CHECKING:
     from tui.act.plan import ApplyResult, Plan
     from tui.act.runner import RemediationRunner
     from tui.decision import Readings
-    from tui.incident import Incident
+    from tui.record.incident import Incident
+    from tui.record.journal import Journal
     from tui.runbook import Runbook
     from tui.screens.act import RolloutGuideScreen
     from tui.settings import Settings
     from tui.signals import Health, MetricReading, VendorStatus
     from tui.sources.hub import Sources
-    from tui.timeline import Journal
     from widgets.checklist import ChecklistView
     from widgets.decision_tree import DecisionTreeView
     from widgets.timeline_view import TimelineView
@@ -409,7 +407,7 @@ class IncidentActions(_Base):
 
     @work(group="act-export", exclusive=True, exit_on_error=False)
     async def action_export(self) -> None:
-        from tui.export import export_incident_async
+        from tui.record.bundle import export_incident_async
         from tui.screens.act import ExportScreen
         from tui.sources.hub import Evidence
 
