@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from tui.app import IncidentApp, Launch, open_incident
+from tui.app import IncidentApp, Launch
 from tui.output import echo
+from tui.record.journal import Journal
+from tui.record.store import declare_incident, open_incident
 from tui.runbook import discover_runbooks
-from tui.store import declare_incident
-from tui.timeline import Journal
 
 __all__ = ["run_cockpit"]
 
@@ -32,7 +32,9 @@ def run_cockpit(
     catalog = discover_runbooks(obj.get("runbook_dirs", ()))
     launch = Launch(settings=settings, catalog=catalog, banner=banner)
     if resume_id:
-        launch.incident, launch.journal = open_incident(resume_id, catalog, settings)
+        launch.incident, launch.journal = open_incident(
+            resume_id, catalog=catalog, actor=settings.responder
+        )
     elif runbook_id:
         runbook = catalog.get(runbook_id)
         if not title:
