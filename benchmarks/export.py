@@ -34,9 +34,10 @@ class LocalEvidence:
 
 def make_journal(root: Path, events: int) -> str:
     """A recorded incident with ``events`` events; returns its id."""
-    from tui.incident import Incident
+    from tui.record.event import Event, new_incident_id
+    from tui.record.incident import Incident
+    from tui.record.journal import Journal
     from tui.runbook import discover_runbooks
-    from tui.timeline import Event, Journal, new_incident_id
 
     runbook = discover_runbooks(()).get("clay")
     recorded: list[Event] = []
@@ -78,12 +79,13 @@ def log_window(count: int, start: datetime) -> list[str]:
 
 
 def export_once(root: Path, incident_id: str, lines: list[str], out: Path) -> float:
-    from tui.export import export_incident, load_incident
-    from tui.timeline import find_journal
+    from tui.record.bundle import export_incident
+    from tui.record.journal import find_journal
+    from tui.record.store import open_incident
 
     started = time.perf_counter()
     journal = find_journal(incident_id, root=root)
-    incident, _ = load_incident(journal, warnings=[], actor="bench", recorded_as="cli")
+    incident, _ = open_incident(journal, warnings=[], actor="bench", recorded_as="cli")
     result = export_incident(incident, out, journal=journal, evidence=LocalEvidence(lines))
     incident.record_export(str(result.folder), files=[p.name for p in result.files])
     journal.close()

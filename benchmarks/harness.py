@@ -169,10 +169,11 @@ def use_private_state_dir() -> Path:
 def build_app(config: Path, runbook_id: str = RUNBOOK) -> IncidentApp:
     """The cockpit with a freshly declared incident, as `incident-tui --runbook` opens it."""
     from tui.app import IncidentApp, Launch
-    from tui.incident import Incident
+    from tui.record.event import new_incident_id
+    from tui.record.incident import Incident
+    from tui.record.journal import Journal
     from tui.runbook import discover_runbooks
     from tui.settings import load_settings
-    from tui.timeline import Journal, new_incident_id
 
     settings = load_settings(config)
     catalog = discover_runbooks(())

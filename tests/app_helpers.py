@@ -26,11 +26,12 @@ from textual import events
 from textual.widgets import Button, Input, Static
 
 from tui.app import IncidentApp, Launch
-from tui.incident import Incident
+from tui.record.event import Event, new_incident_id
+from tui.record.incident import Incident
+from tui.record.journal import Journal
 from tui.runbook import discover_runbooks
 from tui.screens.act import ConfirmScreen
 from tui.settings import Settings, load_settings
-from tui.timeline import Event, Journal, new_incident_id
 
 __all__ = [
     "FAULT_SELECTORS",

@@ -15,7 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tui.timeline import Event, Journal
+from tui.record.event import Event
+from tui.record.journal import Journal
 
 
 def main() -> None:

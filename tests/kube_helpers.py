@@ -18,9 +18,11 @@ import pytest
 import yaml
 from aiohttp import web
 
-from tui.sandbox.cluster import Cluster, LogRecord
 from tui.sandbox.faults import Faults
-from tui.sandbox.kube_api import SANDBOX_USER, build_kube_app
+from tui.sandbox.kube.api import build_kube_app
+from tui.sandbox.kube.cluster import Cluster
+from tui.sandbox.kube.kubelet import LogRecord
+from tui.sandbox.kube.wire import SANDBOX_USER
 from tui.sandbox.tls import sandbox_certificate, server_context
 
 NAMESPACE = "production"

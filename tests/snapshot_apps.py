@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tui.app import IncidentApp, Launch
-from tui.incident import Incident
+from tui.record.event import Event
+from tui.record.incident import Incident
 from tui.runbook import discover_runbooks
 from tui.screens.dashboard import DashboardScreen
 from tui.settings import load_settings
@@ -21,7 +22,6 @@ from tui.signals import (
     VendorIncident,
     VendorStatus,
 )
-from tui.timeline import Event
 
 NOW = datetime(2026, 3, 2, 14, 30, 0, tzinfo=UTC)
 DECLARED = NOW - timedelta(minutes=12, seconds=30)

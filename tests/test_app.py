@@ -13,12 +13,13 @@ from sandbox_helpers import incident_tui_command, running_sandbox, wait_until
 from snapshot_apps import NOW, SnapshotApp
 
 from tui.app import IncidentApp, Launch
-from tui.incident import Incident
+from tui.record.event import new_incident_id
+from tui.record.incident import Incident
+from tui.record.journal import Journal
 from tui.runbook import discover_runbooks
 from tui.screens.dashboard import DashboardScreen
 from tui.settings import load_settings
 from tui.signals import SourceFault
-from tui.timeline import Journal, new_incident_id
 from widgets.decision_tree import DecisionTreeView
 from widgets.log_view import LogView
 from widgets.timeline_view import TimelineView

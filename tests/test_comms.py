@@ -17,12 +17,14 @@ from sandbox_helpers import free_port, wait_until
 from textual.widgets import Button, Static, TextArea
 
 from tui.app import IncidentApp, Launch
-from tui.comms import CommsError, drafts, fill, post_to_slack, webhook_label
-from tui.incident import Incident
+from tui.comms import drafts, fill, post_to_slack, webhook_label
+from tui.errors import CommsError
+from tui.record.event import new_incident_id
+from tui.record.incident import Incident
+from tui.record.journal import Journal
 from tui.runbook import discover_runbooks
 from tui.screens.act import CommsScreen
 from tui.settings import load_settings
-from tui.timeline import Journal, new_incident_id
 
 CATALOG = discover_runbooks()
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)

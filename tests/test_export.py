@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from tui.export import export_incident, export_incident_async, render_postmortem
-from tui.incident import Incident
+from tui.record.bundle import export_incident, export_incident_async
+from tui.record.event import Event
+from tui.record.incident import Incident
+from tui.record.journal import Journal
+from tui.record.postmortem import render_postmortem
 from tui.runbook import Runbook, discover_runbooks, load_runbook
-from tui.timeline import Event, Journal
 
 GOLDEN = Path(__file__).parent / "golden"
 ACME = load_runbook(GOLDEN / "runbooks" / "acme.yaml")

@@ -33,17 +33,19 @@ from sandbox_helpers import CI, incident_tui_command, need_binary, running_sandb
 from test_comms import offline_app
 from textual.widgets import Button, Static
 
-from tui.app import IncidentApp, Launch, open_incident
+from tui.act.runner import RemediationRunner
+from tui.app import IncidentApp, Launch
 from tui.errors import SourceAuthExpired, SourceServerError, SourceUnreachable
-from tui.incident import Incident
-from tui.remediation import RemediationRunner
+from tui.record.event import Event
+from tui.record.incident import Incident
+from tui.record.journal import Journal
+from tui.record.store import open_incident
 from tui.runbook import discover_runbooks
 from tui.screens.act import ConfirmScreen, RemediationScreen
 from tui.settings import load_settings
 from tui.signals import SourceFault
 from tui.sources.base import FaultTracker
 from tui.sources.kube import KubeConnection
-from tui.timeline import Event, Journal
 from widgets.log_view import LogView
 
 
@@ -178,7 +180,7 @@ async def test_the_cockpit_says_which_journal_line_it_skipped(state: Path) -> No
     journal.write_bytes(b"\n".join(lines))
     catalog = discover_runbooks()
     settings = load_settings(None)
-    incident, opened = open_incident(incident_id, catalog, settings)
+    incident, opened = open_incident(incident_id, catalog=catalog, actor=settings.responder)
     app = IncidentApp(
         Launch(settings=settings, catalog=catalog, incident=incident, journal=opened, live=False)
     )

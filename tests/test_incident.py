@@ -8,17 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tui.incident import (
-    IllegalStatusChange,
-    Incident,
-    IncidentError,
-    UnknownReference,
-    UnknownSeverity,
-    checklist_entries,
-    find_checklist_entry,
-)
+from tui.decision import ranked_remediations
+from tui.errors import IllegalStatusChange, IncidentError, UnknownReference, UnknownSeverity
+from tui.record.checklists import checklist_entries, find_checklist_entry
+from tui.record.event import Event
+from tui.record.incident import Incident
+from tui.record.journal import Journal
 from tui.runbook import load_runbook
-from tui.timeline import Event, Journal
 
 RUNBOOK = load_runbook(Path(__file__).parent / "golden" / "runbooks" / "acme.yaml")
 START = datetime(2025, 3, 1, 14, 0, tzinfo=UTC)
@@ -390,13 +386,15 @@ def test_a_record_from_before_live_answer_was_kept_reads_it_from_the_answers_bef
 
 
 def test_the_decision_path_follows_the_answers_to_a_conclusion(incident):
-    assert [s.node.id for s in incident.decision_path()] == ["vendor_down"]
+    assert incident.decision_path().node_ids == ("vendor_down",)
+    assert incident.decision_path().answers[0].answer is None  # not answered yet
     incident.answer("vendor_down", False)
     incident.answer("rate_limited_q", True)
     path = incident.decision_path()
-    assert [s.node.id for s in path] == ["vendor_down", "rate_limited_q", "queue_leaf"]
-    assert path[-1].answer is None
-    assert incident.offered_remediations(path[-1].node) == ["enable_queue"]
+    assert path.node_ids == ("vendor_down", "rate_limited_q", "queue_leaf")
+    assert path.leaf is not None and path.leaf.id == "queue_leaf"
+    groups = ranked_remediations(path.leaf, incident.error_classes())
+    assert [r for _, ids in groups for r in ids] == ["enable_queue"]
 
 
 def test_answering_a_conclusion_or_an_unknown_node_is_refused(incident):

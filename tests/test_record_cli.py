@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tui.export import load_incident
-from tui.timeline import Journal, find_journal
+from tui.record.journal import Journal, find_journal
+from tui.record.store import open_incident
 
 BIN = Path(sys.executable).parent / "incident-tui"
 TIMELINE_LINE = re.compile(r"^- \d\d:\d\d - .+")
@@ -111,7 +111,7 @@ def test_declare_keeps_a_copy_of_the_runbook(shell):
     incident_id = declare(shell)
     journal = find_journal(incident_id)
     assert (journal.directory / "runbook.json").is_file()
-    incident, _ = load_incident(journal)
+    incident, _ = open_incident(journal)
     assert incident.runbook.id == "clay"
 
 
@@ -123,7 +123,7 @@ def test_severity_and_status_changes(shell):
     assert "investigating -> mitigated" in shell("status", incident_id, "mitigated").stdout
     shell("status", incident_id, "investigating", "--reason", "429s came back")
 
-    incident, _ = load_incident(find_journal(incident_id))
+    incident, _ = open_incident(find_journal(incident_id))
     assert (incident.severity, incident.status) == ("P1", "investigating")
     assert incident.events[-1].source == "cli"
     assert incident.events[-1].actor == "alice"
@@ -213,7 +213,7 @@ def test_export_without_an_id_takes_the_latest_incident(shell, tmp_path):
 def test_a_note_from_the_shell_reaches_a_running_cockpit(shell):
     incident_id = declare(shell)
     journal = find_journal(incident_id)
-    cockpit, _ = load_incident(journal)
+    cockpit, _ = open_incident(journal)
     reader = Journal(journal.directory)
     reader.seek_end()
 

@@ -12,8 +12,11 @@ import pytest
 from aiohttp import web
 from sandbox_helpers import running_sandbox, wait_until
 
+from tui.act.plan import Plan
+from tui.act.runner import RemediationRunner
+from tui.act.session import RemediationSession
 from tui.errors import RemediationError
-from tui.remediation import RemediationRunner
+from tui.record.incident import Incident
 from tui.runbook import Runbook, discover_runbooks
 from tui.settings import load_settings
 from tui.sources.kube import KubeConnection
@@ -32,6 +35,22 @@ async def runner_for(
     settings = load_settings(config, kubernetes={"timeout": 5.0})
     conn = await KubeConnection.open(settings.kubernetes, runbook)
     return RemediationRunner(conn, runbook, verify_timeout=60, poll_interval=0.2, **kw)
+
+
+def session_of(runner: RemediationRunner, plan: Plan) -> RemediationSession:
+    """A session on an incident recorded in memory, for the revert."""
+    incident = Incident.declare(
+        runner.runbook,
+        incident_id=f"{runner.runbook.id}-revert",
+        title="Revert",
+        severity=runner.runbook.severities[0].level,
+        recorder=lambda event: event,
+    )
+
+    async def open_runner() -> RemediationRunner:
+        return runner
+
+    return RemediationSession(incident, plan.remediation, open_runner)
 
 
 async def env_of(sb: Any) -> dict[str, str]:
@@ -72,9 +91,8 @@ async def test_set_env_dry_run_stores_nothing_then_applies_verifies_and_reverts(
             assert progress and progress[-1].done
             assert (await env_of(sb))["RATE_LIMIT_MODE"] == "queue"
 
-            reverted = await runner.revert(plan, applied)
-            assert reverted.ok
-            await runner.verify(plan)
+            reverted = await session_of(runner, plan).revert(plan, applied)
+            assert reverted.ok, reverted.message
             assert (await env_of(sb)).get("RATE_LIMIT_MODE") == initial
         finally:
             await runner.conn.close()
@@ -104,8 +122,8 @@ async def test_restart_undo_pause_resume_scale_and_set_image(tmp_path: Path) -> 
             assert "2" in history.stdout
 
             # revert of a restart is an undo to the revision before it
-            undone = await runner.revert(restart, applied)
-            assert undone.ok and (await runner.verify(restart)).ok
+            undone = await session_of(runner, restart).revert(restart, applied)
+            assert undone.ok, undone.message
             annotations = await sb.kubectl(
                 "get", DEPLOYMENT, "-o", "jsonpath={.spec.template.metadata.annotations}"
             )

@@ -31,14 +31,16 @@ from kube_helpers import (
     wait_for,
 )
 
-from tui.sandbox.cluster import ApiError, Cluster, LogRecord
 from tui.sandbox.faults import Fault
-from tui.sandbox.kube_api import (
+from tui.sandbox.kube.cluster import Cluster
+from tui.sandbox.kube.kubelet import LogRecord
+from tui.sandbox.kube.patches import (
     apply_json_patch,
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
-from tui.sandbox.selectors import FieldSelector, LabelSelector, SelectorError
+from tui.sandbox.kube.selectors import FieldSelector, LabelSelector, SelectorError
+from tui.sandbox.kube.store import ApiError
 from tui.sandbox.tls import sandbox_certificate
 
 

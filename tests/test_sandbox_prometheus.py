@@ -23,8 +23,9 @@ from sandbox_helpers import (
 )
 from urllib3.util.retry import Retry
 
-from tui.sandbox.metrics import SeriesStore, label_set
-from tui.sandbox.promql import Engine, QueryError, format_sample_value
+from tui.sandbox.metrics.engine import Engine, format_sample_value
+from tui.sandbox.metrics.parser import QueryError
+from tui.sandbox.metrics.registry import SeriesStore, label_set
 
 RUNBOOK_QUERIES = {
     "error_rate": "sum(rate({v}_errors_total[1m])) * 60",

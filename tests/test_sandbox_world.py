@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sandbox_helpers import SandboxHandle, running_sandbox, wait_until
 
-from tui.sandbox.cluster import Cluster
+from tui.sandbox.kube.cluster import Cluster
 from tui.sandbox.scenarios import SCENARIOS, VENDORS
 from tui.sandbox.world import NAMESPACE, World
 

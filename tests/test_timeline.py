@@ -18,22 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from tui.errors import JournalError
-from tui.timeline import (
-    Event,
-    IncidentNotFound,
-    Journal,
-    Redactor,
-    find_journal,
-    incidents_dir,
-    list_incidents,
-    mask,
-    new_event_id,
-    new_incident_id,
-    redact,
-    register_secret,
-    state_dir,
-)
+from tui.errors import IncidentNotFound, JournalError
+from tui.record.event import Event, new_event_id, new_incident_id
+from tui.record.journal import Journal, find_journal, incidents_dir, state_dir
+from tui.record.listing import list_incidents
+from tui.record.secrets import Redactor, mask, redact, register_secret
 
 WRITER = Path(__file__).with_name("journal_writer.py")
 

@@ -12,10 +12,12 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from tui.incident import Incident
+from tui.record.event import Event, utcnow
+from tui.record.incident import Incident
+from tui.record.journal import Journal
+from tui.record.store import declare_incident, open_incident
 from tui.runbook import Catalog, Runbook
 from tui.settings import Settings
-from tui.timeline import Event, Journal, utcnow
 
 __all__ = ["IncidentApp", "Launch"]
 
@@ -98,7 +100,6 @@ class IncidentApp(App[None]):
 
     def declare(self, runbook: Runbook, severity: str, title: str, impact: str | None) -> None:
         """Open a new incident from the picker and record its declaration."""
-        from tui.store import declare_incident
 
         incident, journal = declare_incident(
             runbook,
@@ -113,7 +114,10 @@ class IncidentApp(App[None]):
 
     def resume(self, incident_id: str) -> None:
         incident, journal = open_incident(
-            incident_id, self.launch.catalog, self.settings, self.clock
+            incident_id,
+            catalog=self.launch.catalog,
+            actor=self.settings.responder,
+            clock=self.clock,
         )
         self.show_dashboard(incident, journal)
 
@@ -152,31 +156,3 @@ def _runner(screen: Screen[Any], action: str) -> Callable[[], Any]:
         await screen.run_action(action)
 
     return run
-
-
-def open_incident(
-    incident_id: str, catalog: Catalog, settings: Settings, clock: Callable[[], datetime] = utcnow
-) -> tuple[Incident, Journal]:
-    """Load a recorded incident to continue it: its runbook, its journal, its state."""
-    from tui.timeline import find_journal
-
-    journal = find_journal(incident_id)
-    loaded = journal.load()
-    # the dashboard says each one, as every command does
-    journal.warnings.extend(loaded.warnings)
-    runbook_id = _runbook_of(loaded.events)
-    runbook = catalog.get(runbook_id)
-    incident = Incident.from_events(
-        runbook, loaded.events, recorder=journal, clock=clock, actor=settings.responder
-    )
-    journal.seek_end()
-    return incident, journal
-
-
-def _runbook_of(events: list[Event]) -> str:
-    for event in events:
-        if event.kind == "declared":
-            return str(event.details.get("runbook"))
-    from tui.errors import JournalError
-
-    raise JournalError("the journal has no `declared` event, so it holds no incident")

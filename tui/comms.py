@@ -13,8 +13,8 @@ from typing import Literal
 
 import httpx
 
-from tui.errors import IncidentTuiError
-from tui.incident import Incident
+from tui.errors import CommsError
+from tui.record.incident import Incident
 
 __all__ = [
     "CHANNELS",
@@ -29,10 +29,6 @@ __all__ = [
 Channel = Literal["internal", "external"]
 CHANNELS: tuple[Channel, ...] = ("internal", "external")
 """``internal``: the Slack message; ``external``: the public status-page update."""
-
-
-class CommsError(IncidentTuiError):
-    """An update could not be sent (no webhook, Slack unreachable or refusing)."""
 
 
 @dataclass

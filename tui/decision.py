@@ -1,9 +1,15 @@
-"""Answers a runbook's decision tree from the latest signals: the suggested path and why."""
+"""Decisions: a runbook's predicates judged against the latest signals, the walk through its
+decision tree (live from the signals or as the record answered it), the words of the
+evidence, and the ranking of the remediations the reached conclusion offers.
+
+One answer type, :class:`Answer`, serves both walks: ``answer`` is always the yes/no and
+``value`` always the reading it rests on."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from tui.runbook import (
@@ -14,16 +20,26 @@ from tui.runbook import (
     Predicate,
     Runbook,
 )
-from tui.signals import Health, MetricReading, VendorStatus, compare, format_value
+from tui.signals import Health, MetricReading, VendorStatus, format_value, holds, shown_op
 
 __all__ = [
     "Answer",
     "DecisionPath",
+    "How",
     "Readings",
+    "answer_live",
     "dominant_category",
     "evaluate",
+    "evidence_text",
+    "override_words",
     "ranked_remediations",
+    "walk",
 ]
+
+How = Literal["live", "override", "manual", "unknown"]
+"""``live``: answered by the signals; ``override``: a person answered a question the
+signals could answer; ``manual``: a question only a person can answer; ``unknown``: neither
+the signals nor a person have answered it."""
 
 
 @dataclass(frozen=True)
@@ -37,40 +53,97 @@ class Readings:
 
 @dataclass(frozen=True)
 class Answer:
-    node_id: str
+    """The answer to one question of the decision tree, with what it rests on."""
+
+    node: str
     question: str
-    value: bool | None
-    """True for yes, False for no, None when neither the signals nor the responder know."""
-    source: Literal["live", "responder", "unknown"]
+    answer: bool | None
+    """True for yes, False for no, None when neither the signals nor a person know."""
+    how: How
     evidence: tuple[str, ...] = ()
-    live_value: bool | None = None
-    """What the signals alone say, also when the responder overrode it."""
+    """The readings that decided it, in words (``Rate Limited: 37/min > 5/min``)."""
+    live_answer: bool | None = None
+    """What the signals say (for a recorded override: what they said when the person
+    answered; None: there was no such answer)."""
+    signal: str | None = None
+    """The predicate and reading the answer rests on: its signal, the reading, the
+    predicate's threshold and operator."""
+    value: float | str | None = None
+    threshold: float | str | list[str] | None = None
+    op: str | None = None
+    actor: str | None = None
+    """Who answered and when, for an answer on record."""
+    at: datetime | None = None
+    event_id: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.how == "live"
+
+    @property
+    def by_person(self) -> bool:
+        return self.how in ("override", "manual")
+
+    @property
+    def how_words(self) -> str:
+        """How it was answered, as the timeline and the postmortem say it."""
+        if self.how == "live":
+            return "live from the signals"
+        if self.how == "override":
+            return override_words(bool(self.answer), self.live_answer)
+        return "by hand"
 
 
 @dataclass(frozen=True)
 class DecisionPath:
     answers: tuple[Answer, ...]
+    """From the root, the answer of each question on the path; the last is the question the
+    path stops at (``answer`` None) when no conclusion is reached."""
     leaf: DecisionNode | None
     """The conclusion reached, or None when the path stops at an unanswered question."""
 
     @property
     def node_ids(self) -> tuple[str, ...]:
-        ids = tuple(a.node_id for a in self.answers)
+        ids = tuple(a.node for a in self.answers)
         return (*ids, self.leaf.id) if self.leaf else ids
+
+    @property
+    def answered(self) -> bool:
+        """Whether the path goes anywhere: a question answered or a conclusion reached."""
+        return self.leaf is not None or any(a.answer is not None for a in self.answers)
 
     @property
     def summary(self) -> str:
         parts = [
-            f"{a.question} {'yes' if a.value else 'no'}"
+            f"{a.question} {'yes' if a.answer else 'no'}"
             for a in self.answers
-            if a.value is not None
+            if a.answer is not None
         ]
         if self.leaf is not None:
             parts.append(f"→ {self.leaf.conclusion}")
         return "; ".join(parts)
 
 
+def override_words(answer: bool, live_answer: bool | None) -> str:
+    """How a person's answer stands to the signals' last answer."""
+    if live_answer is None:
+        return "by hand"
+    return "confirming the live answer" if live_answer == answer else "overriding the live answer"
+
+
+# --------------------------------------------------------------------------- predicates
+
 _Tri = bool | None
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """One predicate judged: whether it holds, its reading, and the words for it."""
+
+    predicate: Predicate
+    holds: _Tri
+    value: float | str | None
+    said: str
 
 
 def _lookup(signal: str, readings: Readings) -> tuple[float | str | None, str]:
@@ -99,82 +172,151 @@ def _lookup(signal: str, readings: Readings) -> tuple[float | str | None, str]:
     return reading.value, f"{reading.name}: {format_value(reading.value, reading.unit)}"
 
 
-def _predicate(predicate: Predicate, readings: Readings) -> tuple[_Tri, str]:
+def _predicate(predicate: Predicate, readings: Readings) -> _Judged:
     value, said = _lookup(predicate.signal, readings)
     if value is None:
-        return None, said
-    target = predicate.value
-    op = predicate.op
-    result: bool
-    if op in ("in", "not_in"):
-        assert isinstance(target, list)
-        result = (str(value) in target) == (op == "in")
-        shown = ", ".join(target)
-        return result, f"{said} ({'in' if result == (op == 'in') else 'not in'} {shown})"
+        return _Judged(predicate, None, None, said)
+    target, op = predicate.value, predicate.op
+    result = holds(value, op, target)
+    if isinstance(target, list):
+        return _Judged(
+            predicate, result, value, f"{said} ({shown_op(value, op, target)} {', '.join(target)})"
+        )
+    if result is None:
+        return _Judged(predicate, None, value, f"{said} (not a number)")
     if isinstance(value, str) or isinstance(target, str):
-        if op not in ("==", "!="):
-            return None, f"{said} (not a number)"
-        result = (str(value) == str(target)) == (op == "==")
-        return result, f"{said} ({'==' if str(value) == str(target) else '!='} {target})"
-    assert isinstance(target, int | float)
-    result = compare(float(value), op, float(target))
+        return _Judged(predicate, result, value, f"{said} ({shown_op(value, op, target)} {target})")
     reading = readings.metrics.get(predicate.signal)
     unit = reading.unit if reading else ""
-    negated = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "=="}
-    shown_op = op if result else negated[op]
-    return result, f"{said} {shown_op} {format_value(float(target), unit)}"
+    return _Judged(
+        predicate,
+        result,
+        value,
+        f"{said} {shown_op(value, op, target)} {format_value(float(target), unit)}",
+    )
 
 
-def _condition(condition: Condition, readings: Readings) -> tuple[_Tri, list[str]]:
+def _condition(condition: Condition, readings: Readings) -> tuple[_Tri, list[str], list[_Judged]]:
+    """Whether a condition holds, the evidence that decided it, and every predicate judged."""
     if isinstance(condition, Predicate):
-        value, said = _predicate(condition, readings)
-        return value, [said]
+        one = _predicate(condition, readings)
+        return one.holds, [one.said], [one]
     if isinstance(condition, AnyOf | AllOf):
         parts = [
             _condition(sub, readings)
             for sub in (condition.any if isinstance(condition, AnyOf) else condition.all)
         ]
-        values = [v for v, _ in parts]
+        every = [j for _, _, judged in parts for j in judged]
+        values = [v for v, _, _ in parts]
         decisive = isinstance(condition, AnyOf)
         if decisive in values:
-            evidence = [e for v, ev in parts if v is decisive for e in ev]
-            return decisive, evidence
+            return decisive, [e for v, ev, _ in parts if v is decisive for e in ev], every
         if None in values:
-            return None, [e for v, ev in parts if v is None for e in ev]
-        return not decisive, [e for _, ev in parts for e in ev]
-    value, evidence = _condition(condition.not_, readings)
-    return (None if value is None else not value), evidence
+            return None, [e for v, ev, _ in parts if v is None for e in ev], every
+        return not decisive, [e for _, ev, _ in parts for e in ev], every
+    value, evidence, judged = _condition(condition.not_, readings)
+    return (None if value is None else not value), evidence, judged
 
 
-def evaluate(
-    runbook: Runbook, readings: Readings, overrides: Mapping[str, bool] | None = None
-) -> DecisionPath:
-    """Walk the tree from its root: each question answered by the responder's override,
-    else by its predicate over the readings; stop at a leaf or at an unknown answer."""
+def _basis(judged: list[_Judged], live: _Tri) -> _Judged | None:
+    """The predicate an answer rests on: the first that agrees with it, else the first with
+    a reading, else the first."""
+    for candidate in judged:
+        if candidate.value is not None and candidate.holds == live:
+            return candidate
+    for candidate in judged:
+        if candidate.value is not None:
+            return candidate
+    return judged[0] if judged else None
+
+
+def answer_live(node: DecisionNode, readings: Readings, given: bool | None = None) -> Answer:
+    """A question answered from the readings; ``given`` is a person's answer, which wins
+    over the signals (``live_answer`` keeps what they say)."""
+    live: _Tri = None
+    evidence: list[str] = []
+    judged: list[_Judged] = []
+    if node.when is not None:
+        live, evidence, judged = _condition(node.when, readings)
+    how: How
+    if given is not None:
+        answer: _Tri = given
+        how = "override" if node.when is not None else "manual"
+    else:
+        answer, how = live, ("live" if live is not None else "unknown")
+    basis = _basis(judged, live)
+    return Answer(
+        node=node.id,
+        question=node.question or "",
+        answer=answer,
+        how=how,
+        evidence=tuple(evidence),
+        live_answer=live,
+        signal=basis.predicate.signal if basis else None,
+        value=basis.value if basis else None,
+        threshold=basis.predicate.value if basis else None,
+        op=basis.predicate.op if basis else None,
+    )
+
+
+def evidence_text(
+    signal: str | None,
+    value: float | str | None,
+    threshold: float | str | list[str] | None,
+    op: str | None,
+    unit: str = "",
+) -> str:
+    """The evidence of an answer on record in words: ``rate_limited 37/min > 5/min``,
+    ``vendor.indicator none not in minor/major``, ``health.status down != healthy``."""
+    if signal is None:
+        return ""
+    if value is None:
+        return f"{signal}: no data"
+    shown = format_value(value, unit) if isinstance(value, int | float) else str(value)
+    if op is None or threshold is None:
+        return f"{signal} {shown}"
+    said = shown_op(value, op, threshold)
+    if isinstance(threshold, list):
+        return f"{signal} {shown} {said} {'/'.join(threshold)}"
+    limit = format_value(threshold, unit) if isinstance(threshold, int | float) else threshold
+    return f"{signal} {shown} {said} {limit}"
+
+
+# --------------------------------------------------------------------------- the walk
+
+
+def walk(runbook: Runbook, answer_of: Callable[[DecisionNode], Answer | None]) -> DecisionPath:
+    """Walk the tree from its root, each question answered by ``answer_of``; stop at a leaf
+    or at a question without an answer (None, or an answer of None)."""
     tree = runbook.decision_tree
     if tree is None:
         return DecisionPath((), None)
-    overrides = overrides or {}
     answers: list[Answer] = []
     node = tree.node(tree.root)
     for _ in range(len(tree.nodes) + 1):
         if node.is_leaf:
             return DecisionPath(tuple(answers), node)
-        live: _Tri = None
-        evidence: list[str] = []
-        if node.when is not None:
-            live, evidence = _condition(node.when, readings)
-        if node.id in overrides:
-            value: _Tri = overrides[node.id]
-            source: Literal["live", "responder", "unknown"] = "responder"
-        else:
-            value, source = live, ("live" if live is not None else "unknown")
-        answers.append(Answer(node.id, node.question or "", value, source, tuple(evidence), live))
-        if value is None:
-            return DecisionPath(tuple(answers), None)
+        given = answer_of(node)
+        if given is None:
+            given = Answer(node.id, node.question or "", None, "unknown")
+        answers.append(given)
+        if given.answer is None:
+            break
         assert node.yes is not None and node.no is not None
-        node = tree.node(node.yes if value else node.no)
+        node = tree.node(node.yes if given.answer else node.no)
     return DecisionPath(tuple(answers), None)
+
+
+def evaluate(
+    runbook: Runbook, readings: Readings, overrides: Mapping[str, bool] | None = None
+) -> DecisionPath:
+    """The live path: each question answered by a person's override, else by its predicate
+    over the readings."""
+    given = overrides or {}
+    return walk(runbook, lambda node: answer_live(node, readings, given.get(node.id)))
+
+
+# --------------------------------------------------------------------------- ranking
 
 
 def dominant_category(runbook: Runbook, readings: Readings) -> str | None:
@@ -194,17 +336,14 @@ def dominant_category(runbook: Runbook, readings: Readings) -> str | None:
 
 
 def ranked_remediations(
-    runbook: Runbook, leaf: DecisionNode, readings: Readings
+    leaf: DecisionNode, first: Sequence[str | None] = ()
 ) -> list[tuple[str | None, list[str]]]:
-    """A leaf's remediations as ``(category id or None, [ids])`` groups, the dominant
-    error class's group first, then the leaf's own list, then the other groups."""
-    groups: list[tuple[str | None, list[str]]] = []
-    dominant = dominant_category(runbook, readings)
-    if dominant in leaf.by_category:
-        groups.append((dominant, list(leaf.by_category[dominant])))
+    """A leaf's remediations as ``(category id or None, [ids])`` groups: the groups of the
+    error classes in ``first`` (the dominant one, or those that alerted), in that order,
+    then the leaf's own list, then the other groups."""
+    leading = [c for c in dict.fromkeys(first) if c is not None and c in leaf.by_category]
+    groups: list[tuple[str | None, list[str]]] = [(c, list(leaf.by_category[c])) for c in leading]
     if leaf.remediations:
         groups.append((None, list(leaf.remediations)))
-    for category, ids in leaf.by_category.items():
-        if category != dominant:
-            groups.append((category, list(ids)))
+    groups += [(c, list(ids)) for c, ids in leaf.by_category.items() if c not in leading]
     return groups

@@ -152,3 +152,27 @@ class SourceForbidden(SourceError):
 
 class SourceConflict(SourceError):
     kind = "conflict"
+
+
+class IncidentError(IncidentTuiError):
+    """A change the incident's current state does not allow."""
+
+
+class IllegalStatusChange(IncidentError):
+    """A status move the lifecycle forbids (backwards without a reason, out of resolved)."""
+
+
+class UnknownSeverity(IncidentError):
+    """A severity level the runbook's severity table does not have."""
+
+
+class UnknownReference(IncidentError):
+    """A checklist key, decision node, event or remediation that does not exist."""
+
+
+class IncidentNotFound(JournalError):
+    """No incident with that id (or id prefix), or more than one."""
+
+
+class CommsError(IncidentTuiError):
+    """An update could not be sent (no webhook, Slack unreachable or refusing)."""

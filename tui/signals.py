@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 __all__ = [
+    "NEGATED",
     "AlertLevel",
     "Component",
     "Health",
@@ -20,8 +21,9 @@ __all__ = [
     "SourceFault",
     "VendorIncident",
     "VendorStatus",
-    "compare",
+    "holds",
     "human_duration",
+    "shown_op",
     "utcnow",
 ]
 
@@ -39,10 +41,40 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "!=": operator.ne,
 }
 
+NEGATED = {
+    ">": "<=",
+    ">=": "<",
+    "<": ">=",
+    "<=": ">",
+    "==": "!=",
+    "!=": "==",
+    "in": "not in",
+    "not_in": "in",
+}
+"""Each operator and the one that holds when it does not: how evidence says "below"."""
 
-def compare(value: float, op: str, threshold: float) -> bool:
-    """``compare(37, ">", 5)``: whether ``value op threshold`` holds."""
-    return _OPERATORS[op](value, threshold)
+
+def holds(value: float | str, op: str, threshold: float | str | list[str]) -> bool | None:
+    """Whether ``value op threshold`` holds: ``holds(37, ">", 5)``, ``holds("major", "in",
+    ["minor", "major"])``, ``holds("down", "!=", "healthy")``. Text compares as text and
+    only with ``==``, ``!=``, ``in`` and ``not_in``; None when the two cannot be compared."""
+    if op in ("in", "not_in"):
+        members = threshold if isinstance(threshold, list) else [str(threshold)]
+        return (str(value) in members) == (op == "in")
+    if isinstance(value, str) or isinstance(threshold, str | list):
+        if op not in ("==", "!="):
+            return None
+        return (str(value) == str(threshold)) == (op == "==")
+    compare = _OPERATORS.get(op)
+    if compare is None:
+        return None
+    return compare(float(value), float(threshold))
+
+
+def shown_op(value: float | str, op: str, threshold: float | str | list[str]) -> str:
+    """The operator as evidence says it: ``op`` where it holds, its negation where not."""
+    said = op if holds(value, op, threshold) is not False else NEGATED.get(op, op)
+    return said.replace("not_in", "not in")
 
 
 def human_duration(seconds: float) -> str:
@@ -166,16 +198,15 @@ class MetricReading:
         shown = format_value(self.value, self.unit)
         if self.threshold is None or self.op is None:
             return f"{self.name}: {shown}"
-        holds = compare(self.value, self.op, self.threshold)
-        op = self.op if holds else _NEGATED[self.op]
+        op = shown_op(self.value, self.op, self.threshold)
         return f"{self.name}: {shown} {op} {format_value(self.threshold, self.unit)}"
 
 
-_NEGATED = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "=="}
-
-
-def format_value(value: float, unit: str) -> str:
-    """``37/min``, ``5200 ms``, ``0.5%``: a number short enough for a pane."""
+def format_value(value: float | None, unit: str = "") -> str:
+    """``37/min``, ``5200 ms``, ``0.5%``: a number short enough for a pane; ``no data``
+    for None."""
+    if value is None:
+        return "no data"
     if value != value:  # NaN
         number = "NaN"
     elif abs(value) >= 100 or value == int(value):

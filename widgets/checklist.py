@@ -13,8 +13,8 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from tui.incident import ChecklistEntry, all_checklist_ids, checklist_entries
 from tui.inert import inert
+from tui.record.checklists import ChecklistEntry, all_checklist_ids, checklist_entries
 from tui.runbook import Runbook, format_duration
 from widgets.steady_tree import SteadyTree
 
@@ -32,7 +32,7 @@ class Line:
     list_id: str
     title: str
     entry: ChecklistEntry | None = None
-    """The item, with the key :class:`tui.incident.Incident` checks it by."""
+    """The item, with the key :class:`tui.record.incident.Incident` checks it by."""
     keys: tuple[str, ...] = ()
     """The keys counted in this line's progress: every item of a list, or the sub-items
     of a step."""
@@ -78,7 +78,7 @@ class ChecklistView(SteadyTree[Line]):
             super().__init__()
             self.view = view
             self.key = key
-            """The item's key, as :meth:`tui.incident.Incident.check` takes it."""
+            """The item's key, as :meth:`tui.record.incident.Incident.check` takes it."""
             self.checked = checked
             """Whether the item was ticked when space was pressed."""
 
@@ -172,7 +172,7 @@ class ChecklistView(SteadyTree[Line]):
         return self._items[key]
 
     def show(self, checked: set[str] | frozenset[str]) -> bool:
-        """Tick the checked items (keys as :meth:`tui.incident.Incident.check` takes them);
+        """Tick the checked items (keys as :meth:`tui.record.incident.Incident.check` takes them);
         keys of other runbooks are ignored. Returns whether anything changed."""
         mine = frozenset(key for key in checked if key in self._items)
         if mine == self.checked:

@@ -88,16 +88,23 @@ class DecisionTreeView(SteadyTree[Step]):
             view: DecisionTreeView,
             node_id: str,
             value: bool,
-            evidence: tuple[str, ...] = (),
-            live_value: bool | None = None,
+            shown: Answer | None = None,
         ) -> None:
             super().__init__()
             self.view = view
             self.node_id = node_id
             self.value = value
-            self.evidence = evidence
-            """What the signals showed when the responder answered."""
-            self.live_value = live_value
+            self.shown = shown
+            """The answer shown when the responder answered: what the signals said, and
+            the predicate and reading it rests on."""
+
+        @property
+        def live_value(self) -> bool | None:
+            return self.shown.live_answer if self.shown is not None else None
+
+        @property
+        def evidence(self) -> tuple[str, ...]:
+            return self.shown.evidence if self.shown is not None else ()
             """What the signals alone answer (None when they cannot)."""
 
         @property
@@ -192,14 +199,14 @@ class DecisionTreeView(SteadyTree[Step]):
         reached = None
         current = self.top
         for answer in path.answers:
-            if current is None or current.data is None or current.data.node_id != answer.node_id:
+            if current is None or current.data is None or current.data.node_id != answer.node:
                 break
             current.data.on_path = True
             current.data.answer = answer
-            if answer.value is None:
+            if answer.answer is None:
                 current = None
                 break
-            branch = "yes" if answer.value else "no"
+            branch = "yes" if answer.answer else "no"
             current = next(
                 (c for c in current.children if c.data and c.data.branch == branch), None
             )
@@ -253,7 +260,7 @@ class DecisionTreeView(SteadyTree[Step]):
             return self._reached
         for node in self._tree_nodes.values():
             step = node.data
-            if step is not None and step.on_path and step.answer and step.answer.value is None:
+            if step is not None and step.on_path and step.answer and step.answer.answer is None:
                 return node
         return None
 
@@ -293,10 +300,7 @@ class DecisionTreeView(SteadyTree[Step]):
         step = self._question_under_cursor()
         if step is None or step.node_id is None:
             return
-        answer = step.answer
-        evidence = answer.evidence if answer is not None else ()
-        live = answer.live_value if answer is not None else None
-        self.post_message(self.AnswerChosen(self, step.node_id, value, evidence, live))
+        self.post_message(self.AnswerChosen(self, step.node_id, value, step.answer))
 
     def action_select_cursor(self) -> None:
         node = self.cursor_node
@@ -336,15 +340,15 @@ class DecisionTreeView(SteadyTree[Step]):
 
     def _answer(self, answer: Answer) -> Text:
         text = Text()
-        if answer.value is None:
+        if answer.answer is None:
             text.append("?", self._style("unknown"))
         else:
-            said = "yes" if answer.value else "no"
+            said = "yes" if answer.answer else "no"
             text.append(said, self._style(said))
-            if answer.source == "responder":
+            if answer.by_person:
                 text.append(" (you)", self._style(said))
-                if answer.live_value is not None and answer.live_value != answer.value:
-                    signals = "yes" if answer.live_value else "no"
+                if answer.live_answer is not None and answer.live_answer != answer.answer:
+                    signals = "yes" if answer.live_answer else "no"
                     text.append(f", signals say {signals}", self._style("evidence"))
         if answer.evidence:
             text.append(" — " + inert("; ".join(answer.evidence)), self._style("evidence"))

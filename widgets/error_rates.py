@@ -15,8 +15,9 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from tui.inert import inert
-from tui.signals import MetricReading, SourceFault, compare, format_value
-from widgets.fault import GREEN, RED, YELLOW, fault_text
+from tui.signals import MetricReading, SourceFault, format_value, holds
+from widgets.fault import fault_text
+from widgets.palette import GREEN, RED, YELLOW
 
 __all__ = ["LEVEL_STYLES", "ErrorRatesPane", "SignalRow", "reading_content", "sparkline"]
 
@@ -85,7 +86,7 @@ def reading_content(reading: MetricReading, spark_width: int = 30) -> Content:
         offset = spark_width - min(len(values), spark_width)
         shown_values = values if len(values) <= spark_width else _bucket_max(values, spark_width)
         for index, point in enumerate(shown_values):
-            if not math.isnan(point) and compare(point, reading.op, reading.threshold):
+            if not math.isnan(point) and holds(point, reading.op, reading.threshold):
                 style = level_style if reading.alerting else YELLOW
                 sparkline_content = sparkline_content.stylize(
                     style, offset + index, offset + index + 1

@@ -3,38 +3,16 @@ and the runbook's hint."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from rich.style import Style
 from rich.text import Text
 
 from tui.inert import inert
 from tui.signals import SourceFault
+from widgets.palette import YELLOW, ago, clock
 
-__all__ = [
-    "BACKEND_NAMES",
-    "BLUE",
-    "CYAN",
-    "GREEN",
-    "MAGENTA",
-    "ORANGE",
-    "RED",
-    "YELLOW",
-    "ago",
-    "backend_name",
-    "clock",
-    "fault_text",
-]
-
-# Alert colours stay the same in every theme (red is trouble whatever the palette); every
-# other colour of the panes comes from the theme's variables.
-RED = "#ff5f5f"
-ORANGE = "#ff8700"
-YELLOW = "#ffd75f"
-GREEN = "#5fd75f"
-BLUE = "#5fafff"
-CYAN = "#5fd7d7"
-MAGENTA = "#d787d7"
+__all__ = ["BACKEND_NAMES", "backend_name", "fault_text"]
 
 BACKEND_NAMES = {
     "status_page": "Status page",
@@ -54,26 +32,6 @@ _MUTED = Style(dim=True)
 def backend_name(backend: str) -> str:
     """``Kubernetes API`` for ``kubernetes``; an unknown backend is shown as it came."""
     return BACKEND_NAMES.get(backend, inert(backend.replace("_", " ")).capitalize())
-
-
-def ago(delta: timedelta) -> str:
-    """``12s``, ``4m``, ``2h5m``, ``3d4h``: a short age for "… ago"."""
-    seconds = max(0, int(delta.total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours}h" if hours else f"{days}d"
-
-
-def clock(moment: datetime) -> str:
-    """``13:02:11``: a time of day in the moment's own zone."""
-    return moment.strftime("%H:%M:%S")
 
 
 def fault_text(fault: SourceFault, now: datetime) -> Text:

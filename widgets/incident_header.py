@@ -11,7 +11,7 @@ from textual.geometry import Size
 from textual.widget import Widget
 
 from tui.inert import inert
-from widgets.fault import ORANGE, RED
+from widgets.palette import ORANGE, RED
 
 __all__ = ["SEVERITY_STYLES", "HeaderState", "IncidentHeader", "hms", "mmss"]
 

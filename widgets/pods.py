@@ -17,7 +17,8 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from tui.inert import inert
 from tui.signals import PodState, SourceFault, human_duration
-from widgets.fault import GREEN, MAGENTA, RED, YELLOW, fault_text
+from widgets.fault import fault_text
+from widgets.palette import GREEN, MAGENTA, RED, YELLOW
 
 __all__ = ["COLUMNS", "PodGrid", "PodTable", "k8s_age", "pod_status", "status_style"]
 

@@ -15,8 +15,8 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from tui.inert import inert
-from tui.timeline import Event
-from widgets.fault import BLUE, CYAN, GREEN, MAGENTA, RED, YELLOW
+from tui.record.event import Event
+from widgets.palette import BLUE, CYAN, GREEN, MAGENTA, RED, YELLOW
 
 __all__ = ["KIND_TAGS", "TimelineView", "event_tag"]
 

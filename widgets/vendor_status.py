@@ -13,7 +13,8 @@ from textual.widgets import Static
 
 from tui.inert import inert
 from tui.signals import Health, SourceFault, VendorStatus
-from widgets.fault import GREEN, MAGENTA, RED, YELLOW, ago, clock, fault_text
+from widgets.fault import fault_text
+from widgets.palette import GREEN, MAGENTA, RED, YELLOW, ago, clock
 
 __all__ = ["VendorStatusPane", "health_content", "indicator_style", "vendor_content"]
 

@@ -10,7 +10,7 @@ from tui.cli.context import load_context_catalog, load_context_settings
 from tui.output import echo
 
 if TYPE_CHECKING:
-    from tui.timeline import Journal
+    from tui.record.journal import Journal
 
 __all__ = ["run_cockpit"]
 
@@ -27,14 +27,16 @@ def run_cockpit(
 ) -> None:
     """Build the launch from the flags (every problem is one line before the screen
     opens) and run the app until the responder quits."""
-    from tui.app import IncidentApp, Launch, open_incident
-    from tui.store import declare_incident
+    from tui.app import IncidentApp, Launch
+    from tui.record.store import declare_incident, open_incident
 
     settings = load_context_settings(ctx)
     catalog = load_context_catalog(ctx)
     launch = Launch(settings=settings, catalog=catalog, banner=banner)
     if resume_id:
-        launch.incident, launch.journal = open_incident(resume_id, catalog, settings)
+        launch.incident, launch.journal = open_incident(
+            resume_id, catalog=catalog, actor=settings.responder
+        )
     elif runbook_id:
         runbook = catalog.get(runbook_id)
         if not title:

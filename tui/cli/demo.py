@@ -58,7 +58,7 @@ def demo(ctx: click.Context, scenario: str, real_prometheus: bool, severity: str
         process, endpoints, config = start_sandbox(folder, scenario)
         use_config(ctx, config)
         if "INCIDENT_TUI_STATE_DIR" not in os.environ:
-            from tui.timeline import state_dir
+            from tui.record.journal import state_dir
 
             os.environ["INCIDENT_TUI_STATE_DIR"] = str(state_dir() / "demo")
         title = f"Demo: {scenario.replace('-', ' ')}"

@@ -3,7 +3,7 @@ status, resolve, export, replay and incidents.
 
 They append to the same journal a running cockpit shows, so a responder without the
 cockpit (or a script) can take part in an incident. Every change is made through
-:class:`tui.incident.Incident` while the journal's lock is held, so no other process
+:class:`tui.record.incident.Incident` while the journal's lock is held, so no other process
 appends between reading the state and recording the change.
 """
 
@@ -23,9 +23,9 @@ from tui.inert import inert
 from tui.output import echo
 
 if TYPE_CHECKING:
-    from tui.incident import Incident
+    from tui.record.incident import Incident
+    from tui.record.journal import JournalWarning
     from tui.runbook import Runbook
-    from tui.timeline import JournalWarning
 
 __all__ = ["declare", "export", "incidents", "note", "replay", "resolve", "severity", "status"]
 
@@ -38,13 +38,14 @@ def _warn(warnings: list[JournalWarning]) -> None:
 @contextmanager
 def _changing(ctx: click.Context, incident_id: str) -> Iterator[Incident]:
     """The incident, rebuilt from its journal under the journal's lock, ready to change."""
-    from tui.export import load_incident
-    from tui.timeline import default_actor, find_journal
+    from tui.record.event import default_actor
+    from tui.record.journal import find_journal
+    from tui.record.store import open_incident
 
     journal = find_journal(incident_id)
     warnings: list[JournalWarning] = []
     with journal, journal.locked():
-        incident, _ = load_incident(
+        incident, _ = open_incident(
             journal,
             runbook_dirs=runbook_dirs(ctx),
             warnings=warnings,
@@ -78,10 +79,11 @@ def declare(
     commander: str | None,
 ) -> None:
     """Declare a new incident; prints its id as the last line."""
-    from tui.incident import IncidentError, check_severity
+    from tui.errors import IncidentError
+    from tui.record.event import default_actor
+    from tui.record.state import check_severity
+    from tui.record.store import declare_incident
     from tui.runbook import format_duration
-    from tui.store import declare_incident
-    from tui.timeline import default_actor
 
     runbook = load_context_catalog(ctx).get(runbook_id)
     level = check_severity(runbook, severity)
@@ -181,8 +183,8 @@ def resolve(ctx: click.Context, incident_id: str, summary: str) -> None:
 @click.pass_context
 def export(ctx: click.Context, incident_id: str | None, out_dir: Path, pinned_only: bool) -> None:
     """Write the postmortem and the evidence bundle of an incident (the latest by default)."""
-    from tui.export import export_incident
-    from tui.timeline import list_incidents
+    from tui.record.bundle import export_incident
+    from tui.record.listing import list_incidents
 
     if incident_id is None:
         known = list_incidents()
@@ -191,12 +193,13 @@ def export(ctx: click.Context, incident_id: str | None, out_dir: Path, pinned_on
         incident_id = known[0].id
     # no lock while exporting: collecting evidence may take a while, and a cockpit
     # recording into the same journal must not wait for it
-    from tui.export import load_incident
-    from tui.timeline import default_actor, find_journal
+    from tui.record.event import default_actor
+    from tui.record.journal import find_journal
+    from tui.record.store import open_incident
 
     warnings: list[JournalWarning] = []
     journal = find_journal(incident_id)
-    incident, _ = load_incident(
+    incident, _ = open_incident(
         journal,
         runbook_dirs=runbook_dirs(ctx),
         warnings=warnings,
@@ -263,7 +266,7 @@ def replay(ctx: click.Context, incident_id: str, as_text: bool) -> None:
     its events), or print its timeline with the time since declaration."""
     import sys
 
-    from tui.timeline import find_journal
+    from tui.record.journal import find_journal
 
     journal = find_journal(incident_id)
     loaded = journal.load()
@@ -289,9 +292,9 @@ def replay(ctx: click.Context, incident_id: str, as_text: bool) -> None:
 
 def _replay_in_cockpit(ctx: click.Context, journal: Any, events: list[Any]) -> None:
     from tui.app import IncidentApp, Launch
-    from tui.export import load_incident
+    from tui.record.store import open_incident
 
-    incident, _ = load_incident(journal, runbook_dirs=runbook_dirs(ctx))
+    incident, _ = open_incident(journal, runbook_dirs=runbook_dirs(ctx))
     launch = Launch(
         settings=load_context_settings(ctx),
         catalog=load_context_catalog(ctx),
@@ -321,7 +324,9 @@ def _span(delta: timedelta) -> str:
 @click.option("--open", "only_open", is_flag=True, help="Only incidents not yet resolved.")
 def incidents(only_open: bool) -> None:
     """List recorded incidents, newest first: id, status, severity, runbook, title, age."""
-    from tui.timeline import incidents_dir, list_incidents, utcnow
+    from tui.record.event import utcnow
+    from tui.record.journal import incidents_dir
+    from tui.record.listing import list_incidents
 
     found = [s for s in list_incidents() if s.is_open or not only_open]
     if not found:

@@ -45,12 +45,13 @@ async def shoot(
     """Run the cockpit on a fresh sandbox, wait for live values, press keys, save."""
     from tui.app import IncidentApp, Launch
     from tui.decision import evaluate
-    from tui.incident import Incident
+    from tui.record.event import new_incident_id
+    from tui.record.incident import Incident
+    from tui.record.journal import Journal
     from tui.runbook import discover_runbooks
     from tui.sandbox.server import Sandbox
     from tui.screens.dashboard import DashboardScreen
     from tui.settings import load_settings
-    from tui.timeline import Journal, new_incident_id
 
     name, scenario, size, keys = scene
     catalog = discover_runbooks()

@@ -117,7 +117,7 @@ def render_snapshot(runbook: Runbook, snap: Snapshot) -> Group:
     path = Text()
     if snap.path is not None:
         for answer in snap.path.answers:
-            said = {True: "yes", False: "no", None: "unknown"}[answer.value]
+            said = {True: "yes", False: "no", None: "unknown"}[answer.answer]
             path.append(f"{inert(answer.question)} ", style="bold")
             path.append(said, style="cyan")
             if answer.evidence:

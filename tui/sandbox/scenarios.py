@@ -1,4 +1,5 @@
-"""The sandbox's vendors and scenarios: who is simulated, what goes wrong, and what fixes it.
+"""The sandbox's vendors and scenarios: who is simulated, what goes wrong, and what fixes it;
+the manifests of our deployments the world seeds, and the time format the vendors write.
 
 Each scenario breaks one vendor integration in one way (the other services stay healthy)
 and names the one remediation that fixes it; :mod:`tui.sandbox.world` makes the simulated
@@ -8,9 +9,11 @@ traffic, logs, status pages and health obey these rules.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 __all__ = [
+    "CONTAINER",
     "IDENTIFIED_AT",
     "MONITORING_AT",
     "RAMP_SECONDS",
@@ -21,6 +24,9 @@ __all__ = [
     "Scenario",
     "ScenarioKind",
     "VendorProfile",
+    "deployment_manifest",
+    "iso_time",
+    "pod_template",
     "scenario_names",
 ]
 
@@ -32,6 +38,8 @@ MONITORING_AT = 15 * 60.0
 """Scenario seconds at which a vendor outage ends on its own (incident ``monitoring``)."""
 RESOLVED_AT = 18 * 60.0
 """Scenario seconds at which the vendor marks its incident ``resolved``."""
+CONTAINER = "app"
+"""The container of each of our pods that runs the integration."""
 
 GOOD_TAG = "1.4.2"
 BAD_TAG = "1.5.0-rc1"
@@ -338,3 +346,68 @@ SCENARIOS: dict[str, Scenario] = _scenarios()
 
 def scenario_names() -> list[str]:
     return list(SCENARIOS)
+
+
+def iso_time(seconds: float) -> str:
+    """A moment as the vendors' APIs and our services' logs write it: UTC, milliseconds."""
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def pod_template(vendor: VendorProfile, tag: str) -> dict[str, Any]:
+    """The pod template of a vendor's deployment, running image ``tag``."""
+    env: list[dict[str, Any]] = [
+        {"name": name, "valueFrom": {"secretKeyRef": {"name": vendor.secret, "key": key}}}
+        for name, key in vendor.secret_env.items()
+    ]
+    env += [{"name": name, "value": value} for name, value in vendor.plain_env.items()]
+    return {
+        "metadata": {"labels": {"app": vendor.deployment, "vendor": vendor.id}},
+        "spec": {
+            "containers": [
+                {
+                    "name": CONTAINER,
+                    "image": f"{vendor.image}:{tag}",
+                    "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                    "env": env,
+                    "readinessProbe": {
+                        "httpGet": {"path": "/ready", "port": 8080, "scheme": "HTTP"},
+                        "periodSeconds": 5,
+                    },
+                    "resources": {
+                        "requests": {"cpu": "250m", "memory": "256Mi"},
+                        "limits": {"memory": "512Mi"},
+                    },
+                }
+            ]
+        },
+    }
+
+
+def deployment_manifest(vendor: VendorProfile, *, recreate: bool) -> dict[str, Any]:
+    """The apps/v1 Deployment the world seeds for a vendor, on its good release."""
+    # The infra scenarios' deployments roll with Recreate (a single consumer of the
+    # vendor's job queue), which is why one bad image takes every pod down at once.
+    strategy: dict[str, Any] = (
+        {"type": "Recreate"}
+        if recreate
+        else {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+        }
+    )
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": vendor.deployment,
+            "labels": {"app": vendor.deployment, "vendor": vendor.id},
+            "annotations": {"kubernetes.io/change-cause": "initial deploy"},
+        },
+        "spec": {
+            "replicas": vendor.replicas,
+            "selector": {"matchLabels": {"app": vendor.deployment}},
+            "strategy": strategy,
+            "template": pod_template(vendor, vendor.good_tag),
+        },
+    }

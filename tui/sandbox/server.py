@@ -22,17 +22,14 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from tui.sandbox.cluster import Cluster
+from tui.sandbox.control import build_control_app
 from tui.sandbox.faults import Fault, Faults
-from tui.sandbox.metrics import Registry, SeriesStore, run_sampler, vendor_registry
+from tui.sandbox.kube.cluster import Cluster
+from tui.sandbox.metrics.registry import Registry, SeriesStore, run_sampler, vendor_registry
+from tui.sandbox.metrics.web import build_prometheus_app
 from tui.sandbox.scenarios import SCENARIOS, VENDORS
 from tui.sandbox.tls import sandbox_certificate, server_context
-from tui.sandbox.web import (
-    build_control_app,
-    build_health_app,
-    build_prometheus_app,
-    build_status_app,
-)
+from tui.sandbox.vendor_web import build_health_app, build_status_app
 from tui.sandbox.world import NAMESPACE, World
 
 __all__ = [
@@ -240,7 +237,7 @@ class Sandbox:
 
     async def start(self) -> Endpoints:
         """Seed the world, open every port, write the kubeconfig; return the endpoints."""
-        from tui.sandbox.kube_api import build_kube_app
+        from tui.sandbox.kube.api import build_kube_app
 
         self.world.seed()
         apps = {

@@ -1,43 +1,47 @@
 """The simulated world: seeds the cluster with our three integrations, then simulates their
 calls to each vendor (metrics, pod logs, our health) and each vendor's status page, as the
-scenario and the pods' own env and secrets decide."""
+scenario and the pods' own env and secrets decide. The status pages and our /health are
+drawn from its state by :mod:`tui.sandbox.vendors`; the log lines' formats are in
+:mod:`tui.sandbox.applog`."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import random
-import string
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tui.sandbox.cluster import ApiError, Cluster, LogRecord, PodBehaviour
-from tui.sandbox.metrics import Counter, Histogram, Registry, vendor_registry
+from tui.sandbox.applog import PodState, request_line, text_line
+from tui.sandbox.kube.cluster import Cluster
+from tui.sandbox.kube.kubelet import LogRecord
+from tui.sandbox.kube.settings import PodBehaviour
+from tui.sandbox.kube.store import ApiError
+from tui.sandbox.metrics.registry import Counter, Histogram, Registry, vendor_registry
 from tui.sandbox.scenarios import (
-    IDENTIFIED_AT,
+    CONTAINER,
     MONITORING_AT,
     RAMP_SECONDS,
-    RESOLVED_AT,
     SCENARIOS,
     VENDORS,
-    IncidentScript,
     Scenario,
     VendorProfile,
+    deployment_manifest,
+    iso_time,
+    pod_template,
 )
+from tui.sandbox.vendors.health import Tick, health_body
+from tui.sandbox.vendors.status_page import VendorPage, page_ids, status_page
 
-__all__ = ["NAMESPACE", "VendorPage", "World", "mask_secret"]
+__all__ = ["NAMESPACE", "World", "mask_secret"]
 
 NAMESPACE = "production"
-CONTAINER = "app"
 HEALTH_WINDOW = 30.0
 """Seconds of simulated traffic our /health looks back over."""
 SLOW_CALL = 2.5
 """A call slower than this many seconds is logged as slow."""
-SLOW_MEAN = 1.0
-"""A mean latency above this many seconds makes a service ``degraded``."""
 FAILING: tuple[str, ...] = ("crash_loop", "no_ready_pods", "auth_failed", "vendor_down")
 FAILING += ("rate_limited", "webhook_failing", "saturated")
 MITIGATED = ("fallback", "bypass")
@@ -54,11 +58,6 @@ def mask_secret(value: str) -> str:
     if len(value) < 12:
         return "****"
     return f"{value[:4]}…{value[-4:]}"
-
-
-def _iso(seconds: float) -> str:
-    moment = datetime.fromtimestamp(seconds, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _image_tag(image: str) -> str:
@@ -85,74 +84,6 @@ class _Plan:
     latency: tuple[float, float] = (0.05, 0.25)
     slow_share: float = 0.0
     note: str | None = None
-
-
-@dataclass
-class _Pod:
-    """What the world remembers of one pod: its env as read when it started, and the
-    counters that keep its traffic and log sequence exact (``seq`` counts lines from 1)."""
-
-    name: str
-    vendor: str
-    tag: str
-    env: dict[str, str]
-    seq: int = 1
-    calls: float = 0.0
-    errors: float = 0.0
-    slow: float = 0.0
-    fast: float = 0.0
-    webhooks: float = 0.0
-    flood: float = 0.0
-    prefix: str = ""
-
-
-@dataclass
-class _Tick:
-    """One step's traffic of one vendor, as our /health remembers it."""
-
-    at: float
-    calls: int = 0
-    errors: int = 0
-    latencies: list[float] = field(default_factory=list)
-    last_error: str | None = None
-    webhook_failures: int = 0
-    mitigation: str | None = None
-
-
-@dataclass(frozen=True)
-class VendorPage:
-    """One vendor's status page at a moment, in Statuspage v2 terms."""
-
-    page: dict[str, Any]
-    components: list[dict[str, Any]]
-    incidents: list[dict[str, Any]]
-    """Every incident, newest first; unresolved ones have ``status`` != ``resolved``."""
-    indicator: str
-    description: str
-
-    @property
-    def unresolved(self) -> list[dict[str, Any]]:
-        return [i for i in self.incidents if i["status"] != "resolved"]
-
-
-_INDICATOR_ORDER = ("none", "minor", "major", "critical")
-_COMPONENT_INDICATOR = {
-    "operational": "none",
-    "under_maintenance": "none",
-    "degraded_performance": "minor",
-    "partial_outage": "major",
-    "major_outage": "major",
-}
-_DESCRIPTIONS = {
-    "none": "All Systems Operational",
-    "minor": "Minor Service Outage",
-    "major": "Partial System Outage",
-    "critical": "Major System Outage",
-}
-
-
-def _short_id(rng: random.Random, length: int = 12) -> str:
-    return "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(length))
 
 
 class World:
@@ -197,9 +128,9 @@ class World:
         self._rng = random.Random(seed)
         self.started_at = cluster.clock()
         self._last_step: float | None = None
-        self._pods: dict[str, _Pod] = {}
+        self._pods: dict[str, PodState] = {}
         self._seq: dict[str, int] = {}
-        self._windows: dict[str, deque[_Tick]] = {v: deque() for v in VENDORS}
+        self._windows: dict[str, deque[Tick]] = {v: deque() for v in VENDORS}
         self._summary: dict[str, dict[str, Any]] = {}
         self._outcome: dict[str, str] = dict.fromkeys(VENDORS, "ok")
         self._requests: dict[str, Counter] = {}
@@ -211,14 +142,7 @@ class World:
             self._durations[vendor] = self.registry.histogram(f"{vendor}_request_duration_seconds")
         self._webhooks = self.registry.counter("clerk_webhook_deliveries_total")
         self._ids: dict[str, dict[str, Any]] = {
-            vendor: {
-                "page": _short_id(self._rng),
-                "incident": _short_id(self._rng),
-                "updates": [_short_id(self._rng) for _ in range(4)],
-                "components": {c: _short_id(self._rng) for c in VENDORS[vendor].components},
-                "shortlink": _short_id(self._rng, 5),
-            }
-            for vendor in VENDORS
+            vendor: page_ids(self._rng, VENDORS[vendor]) for vendor in VENDORS
         }
         self._flood_middles = [
             f"GET /internal/cache/{key} 200 {ms}ms"
@@ -275,10 +199,10 @@ class World:
             )
         for vendor in VENDORS.values():
             kind = self._kind(vendor.id)
-            manifest = self._manifest(vendor, recreate=kind == "infra")
+            manifest = deployment_manifest(vendor, recreate=kind == "infra")
             cluster.create_deployment(NAMESPACE, manifest, age=6 * 3600)
             if kind in ("infra", "webhook-failure"):
-                template = self._template(vendor, vendor.bad_tag)
+                template = pod_template(vendor, vendor.bad_tag)
                 cluster.update_deployment_template(
                     NAMESPACE,
                     vendor.deployment,
@@ -286,61 +210,6 @@ class World:
                     cause=f"kubectl set image deployment/{vendor.deployment} "
                     f"app={vendor.image}:{vendor.bad_tag}",
                 )
-
-    def _template(self, vendor: VendorProfile, tag: str) -> dict[str, Any]:
-        env: list[dict[str, Any]] = [
-            {"name": name, "valueFrom": {"secretKeyRef": {"name": vendor.secret, "key": key}}}
-            for name, key in vendor.secret_env.items()
-        ]
-        env += [{"name": name, "value": value} for name, value in vendor.plain_env.items()]
-        return {
-            "metadata": {"labels": {"app": vendor.deployment, "vendor": vendor.id}},
-            "spec": {
-                "containers": [
-                    {
-                        "name": CONTAINER,
-                        "image": f"{vendor.image}:{tag}",
-                        "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
-                        "env": env,
-                        "readinessProbe": {
-                            "httpGet": {"path": "/ready", "port": 8080, "scheme": "HTTP"},
-                            "periodSeconds": 5,
-                        },
-                        "resources": {
-                            "requests": {"cpu": "250m", "memory": "256Mi"},
-                            "limits": {"memory": "512Mi"},
-                        },
-                    }
-                ]
-            },
-        }
-
-    def _manifest(self, vendor: VendorProfile, *, recreate: bool) -> dict[str, Any]:
-        # The infra scenarios' deployments roll with Recreate (a single consumer of the
-        # vendor's job queue), which is why one bad image takes every pod down at once.
-        strategy: dict[str, Any] = (
-            {"type": "Recreate"}
-            if recreate
-            else {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
-            }
-        )
-        return {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {
-                "name": vendor.deployment,
-                "labels": {"app": vendor.deployment, "vendor": vendor.id},
-                "annotations": {"kubernetes.io/change-cause": "initial deploy"},
-            },
-            "spec": {
-                "replicas": vendor.replicas,
-                "selector": {"matchLabels": {"app": vendor.deployment}},
-                "strategy": strategy,
-                "template": self._template(vendor, vendor.good_tag),
-            },
-        }
 
     # -- the cluster's hooks
 
@@ -423,21 +292,19 @@ class World:
             ("INFO", "listening on :8080"),
         ]
         moment = datetime.fromtimestamp(at, UTC)
-        stamp = _iso(at)
-        records = [
-            LogRecord(moment, self._text_line(state, stamp, level, text)) for level, text in lines
-        ]
+        stamp = iso_time(at)
+        records = [LogRecord(moment, text_line(state, stamp, level, text)) for level, text in lines]
         self.cluster.append_logs(NAMESPACE, name, CONTAINER, records)
 
     def _pod_stopped(self, pod: dict[str, Any]) -> None:
         self._pods.pop(pod["metadata"]["name"], None)
         self._seq.pop(pod["metadata"]["name"], None)
 
-    def _adopt(self, pod: dict[str, Any], vendor: VendorProfile) -> _Pod:
+    def _adopt(self, pod: dict[str, Any], vendor: VendorProfile) -> PodState:
         name = pod["metadata"]["name"]
         state = self._pods.get(name)
         if state is None:
-            state = _Pod(
+            state = PodState(
                 name=name,
                 vendor=vendor.id,
                 tag=self._tag_of(pod),
@@ -459,7 +326,7 @@ class World:
         deployment = vendor.deployment if vendor else "app"
         module = deployment.replace("-", "_")
         tag = self._tag_of(pod)
-        stamp = _iso(self.cluster.clock())
+        stamp = iso_time(self.cluster.clock())
         seq = self._seq.get(name, 1)
         self._seq[name] = seq + 4
         return [
@@ -486,7 +353,7 @@ class World:
             self.step(self.cluster.clock())
             await asyncio.sleep(self.tick)
 
-    def plan(self, vendor: VendorProfile, pod: _Pod, now: float, ready: int) -> _Plan:
+    def plan(self, vendor: VendorProfile, pod: PodState, now: float, ready: int) -> _Plan:
         """The scenario's rules for one pod's calls."""
         kind = self._kind(vendor.id)
         ramp = self.ramp(now)
@@ -557,7 +424,7 @@ class World:
                 and not p["metadata"].get("deletionTimestamp")
                 and self.pod_behaviour(p) == "crash"
             ]
-            tick = _Tick(now)
+            tick = Tick(now)
             modes: list[str] = []
             for pod in ready:
                 state = self._adopt(pod, vendor)
@@ -605,7 +472,7 @@ class World:
                 return mode
         return "queued" if "queued" in modes else "ok"
 
-    def _latency(self, plan: _Plan, pod: _Pod, code: int) -> float:
+    def _latency(self, plan: _Plan, pod: PodState, code: int) -> float:
         rng = self._rng
         if code in (401, 429):
             return rng.uniform(0.03, 0.12)
@@ -624,7 +491,7 @@ class World:
         return rng.uniform(low, high)
 
     def _simulate(
-        self, vendor: VendorProfile, pod: _Pod, plan: _Plan, now: float, dt: float, tick: _Tick
+        self, vendor: VendorProfile, pod: PodState, plan: _Plan, now: float, dt: float, tick: Tick
     ) -> list[LogRecord]:
         if not plan.calls:
             return self._mitigated_lines(vendor, pod, plan, now, dt)
@@ -670,12 +537,12 @@ class World:
             else:
                 level = "INFO"
             records.append(
-                self._request_line(pod, at, level, method, path, code, latency, request_id, message)
+                request_line(pod, at, level, method, path, code, latency, request_id, message)
             )
         return records
 
     def _mitigated_lines(
-        self, vendor: VendorProfile, pod: _Pod, plan: _Plan, now: float, dt: float
+        self, vendor: VendorProfile, pod: PodState, plan: _Plan, now: float, dt: float
     ) -> list[LogRecord]:
         """While in fallback or bypass the pod serves without calling the vendor; it says so
         now and then."""
@@ -688,12 +555,12 @@ class World:
             records.append(
                 LogRecord(
                     datetime.fromtimestamp(at, UTC),
-                    self._text_line(pod, _iso(at), "WARN", plan.note or ""),
+                    text_line(pod, iso_time(at), "WARN", plan.note or ""),
                 )
             )
         return records
 
-    def _webhooks_for(self, pod: _Pod, now: float, dt: float, tick: _Tick) -> list[LogRecord]:
+    def _webhooks_for(self, pod: PodState, now: float, dt: float, tick: Tick) -> list[LogRecord]:
         pod.webhooks += self.webhooks_per_second_per_pod * dt
         count = int(pod.webhooks)
         pod.webhooks -= count
@@ -712,27 +579,27 @@ class World:
                 )
                 tick.last_error = message
                 records.append(
-                    self._request_line(
+                    request_line(
                         pod, at, "ERROR", "POST", "/webhooks/clerk", 500, 0.004, request_id, message
                     )
                 )
             else:
                 self._webhooks.inc("success")
                 records.append(
-                    self._request_line(
+                    request_line(
                         pod, at, "INFO", "POST", "/webhooks/clerk", 200, 0.012, request_id, None
                     )
                 )
         return records
 
-    def _flood_for(self, pod: _Pod, now: float, dt: float) -> list[LogRecord]:
+    def _flood_for(self, pod: PodState, now: float, dt: float) -> list[LogRecord]:
         pod.flood += self.flood * dt
         count = int(pod.flood)
         if count == 0:
             return []
         pod.flood -= count
         moment = datetime.fromtimestamp(now, UTC)
-        stamp = _iso(now)
+        stamp = iso_time(now)
         middles = self._flood_middles
         size = len(middles)
         prefix = pod.prefix
@@ -746,255 +613,23 @@ class World:
             for seq in range(first, first + count)
         ]
 
-    def _text_line(self, pod: _Pod, stamp: str, level: str, text: str) -> str:
-        seq = pod.seq
-        pod.seq += 1
-        return f"{stamp} {level:<5} {text} seq={seq}"
-
-    def _request_line(
-        self,
-        pod: _Pod,
-        at: float,
-        level: str,
-        method: str,
-        path: str,
-        code: int,
-        latency: float,
-        request_id: str,
-        message: str | None,
-    ) -> LogRecord:
-        seq = pod.seq
-        pod.seq += 1
-        stamp = _iso(at)
-        ms = round(latency * 1000)
-        if seq % 4 == 3:
-            text = json.dumps(
-                {
-                    "ts": stamp,
-                    "level": level.lower(),
-                    "msg": message or f"{method} {path} {code}",
-                    "method": method,
-                    "path": path,
-                    "status": code,
-                    "latency_ms": ms,
-                    "request_id": request_id,
-                    "seq": seq,
-                },
-                separators=(",", ":"),
-            )
-        elif message is None:
-            text = f"{stamp} {level:<5} {method} {path} {code} {ms}ms request_id={request_id} seq={seq}"
-        else:
-            text = (
-                f"{stamp} {level:<5} {message} method={method} path={path} status={code} "
-                f"latency_ms={ms} request_id={request_id} seq={seq}"
-            )
-        return LogRecord(datetime.fromtimestamp(at, UTC), text)
-
     # -- what the backends serve
 
     def health(self, now: float | None = None) -> dict[str, Any]:
         """Our service's /health body from the last ``health_window`` seconds of traffic."""
         now = self.cluster.clock() if now is None else now
-        services = {vendor: self._service_health(vendor, now) for vendor in VENDORS}
-        statuses = {s["status"] for s in services.values()}
-        if statuses == {"healthy"}:
-            overall = "healthy"
-        elif statuses == {"down"}:
-            overall = "down"
-        else:
-            overall = "degraded"
-        return {"status": overall, "checked_at": _iso(now), "services": services}
-
-    def _service_health(self, vendor_id: str, now: float) -> dict[str, Any]:
-        vendor = VENDORS[vendor_id]
-        summary = self._summary.get(vendor_id, {"desired": 0, "ready": 0, "crashing": []})
-        window = [t for t in self._windows[vendor_id] if t.at >= now - self.health_window]
-        calls = sum(t.calls for t in window)
-        errors = sum(t.errors for t in window)
-        webhook_failures = sum(t.webhook_failures for t in window)
-        latencies = sorted(x for t in window for x in t.latencies)
-        last_error = next((t.last_error for t in reversed(window) if t.last_error), None)
-        # Mitigation counts while the latest step made no vendor calls at all.
-        mitigation = window[-1].mitigation if window and not window[-1].calls else None
-        latency_ms = round(1000 * sum(latencies) / len(latencies)) if latencies else None
-        mean = sum(latencies) / len(latencies) if latencies else 0.0
-        status = "healthy"
-        if summary["ready"] == 0:
-            status = "down"
-            crashing = summary["crashing"]
-            last_error = (
-                f"no ready pods: {len(crashing)} of {summary['desired']} {vendor.deployment} "
-                f"pods in CrashLoopBackOff ({crashing[0]})"
-                if crashing
-                else f"no ready {vendor.deployment} pods"
-            )
-        elif mitigation:
-            status = "degraded"
-            last_error = mitigation
-        elif calls and errors / calls >= 0.5:
-            status = "down"
-        elif errors or webhook_failures:
-            status = "degraded"
-        elif mean > SLOW_MEAN:
-            # The mean, not a tail percentile of a few hundred calls, so the status holds
-            # steady while the pods stay saturated.
-            status = "degraded"
-            last_error = (
-                f"slow responses over the last {self.health_window:.0f}s: mean "
-                f"{mean * 1000:.0f} ms, slowest {latencies[-1]:.1f}s "
-                f"({summary['ready']} {vendor.deployment} pods saturated)"
-            )
-        elif summary["crashing"]:
-            status = "degraded"
-            last_error = (
-                f"{len(summary['crashing'])} {vendor.deployment} pods in CrashLoopBackOff "
-                f"({summary['crashing'][0]})"
-            )
-        return {
-            "status": status,
-            "latency_ms": latency_ms,
-            "last_error": last_error,
-            "ready_pods": summary["ready"],
-            "desired_pods": summary["desired"],
-        }
+        return health_body(now, self._summary, self._windows, self.health_window)
 
     def vendor_page(self, vendor_id: str, now: float | None = None) -> VendorPage:
         """The vendor's status page at ``now``."""
         now = self.cluster.clock() if now is None else now
-        vendor = VENDORS[vendor_id]
-        ids = self._ids[vendor_id]
-        t = self.scenario_time(now)
-        statuses = dict.fromkeys(vendor.components, "operational")
-        incidents: list[dict[str, Any]] = []
-        script: IncidentScript | None = None
-        if self.scenario.vendor == vendor_id:
-            statuses.update(self.scenario.degraded_components)
-            script = self.scenario.incident
-        open_impact = "none"
-        if script is not None:
-            incident = self._incident(vendor, script, t, ids)
-            incidents.append(incident)
-            if incident["status"] in ("investigating", "identified"):
-                statuses.update(script.component_status)
-                open_impact = script.impact
-        page_updated = max(
-            [self._wall(0) - 3600.0]
-            + [
-                datetime.fromisoformat(i["updated_at"].replace("Z", "+00:00")).timestamp()
-                for i in incidents
-            ]
+        return status_page(
+            VENDORS[vendor_id],
+            self.scenario,
+            self._ids[vendor_id],
+            self.scenario_time(now),
+            self._wall,
         )
-        created = "2021-03-04T17:12:09.000Z"
-        components = [
-            {
-                "id": ids["components"][name],
-                "name": name,
-                "status": status,
-                "created_at": created,
-                "updated_at": _iso(page_updated),
-                "position": position,
-                "description": None,
-                "showcase": True,
-                "start_date": "2021-03-04",
-                "group_id": None,
-                "page_id": ids["page"],
-                "group": False,
-                "only_show_if_degraded": False,
-            }
-            for position, (name, status) in enumerate(statuses.items(), start=1)
-        ]
-        indicator = open_impact
-        for status in statuses.values():
-            candidate = _COMPONENT_INDICATOR[status]
-            if _INDICATOR_ORDER.index(candidate) > _INDICATOR_ORDER.index(indicator):
-                indicator = candidate
-        description = _DESCRIPTIONS[indicator]
-        if indicator == "minor" and set(statuses.values()) <= {
-            "operational",
-            "degraded_performance",
-        }:
-            description = "Partially Degraded Service"
-        page = {
-            "id": ids["page"],
-            "name": vendor.name,
-            "url": vendor.status_url,
-            "time_zone": "Etc/UTC",
-            "updated_at": _iso(page_updated),
-        }
-        return VendorPage(page, components, incidents, indicator, description)
-
-    def _incident(
-        self, vendor: VendorProfile, script: IncidentScript, t: float, ids: dict[str, Any]
-    ) -> dict[str, Any]:
-        steps = [
-            (-90.0, "investigating", script.investigating),
-            (IDENTIFIED_AT, "identified", script.identified),
-            (MONITORING_AT, "monitoring", script.monitoring),
-            (RESOLVED_AT, "resolved", script.resolved),
-        ]
-        posted = [(at, status, body) for at, status, body in steps if at <= t]
-        incident_id = ids["incident"]
-        open_statuses = dict(script.component_status)
-        updates = []
-        for index, (at, status, body) in enumerate(posted):
-            stamp = _iso(self._wall(at))
-            affected = [
-                {
-                    "code": ids["components"][name],
-                    "name": name,
-                    "old_status": "operational" if status == "investigating" else new,
-                    "new_status": new
-                    if status in ("investigating", "identified")
-                    else "operational",
-                }
-                for name, new in open_statuses.items()
-                if status in ("investigating", "monitoring")
-            ]
-            updates.append(
-                {
-                    "id": ids["updates"][index],
-                    "status": status,
-                    "body": body,
-                    "incident_id": incident_id,
-                    "created_at": stamp,
-                    "updated_at": stamp,
-                    "display_at": stamp,
-                    "affected_components": affected or None,
-                    "deliver_notifications": True,
-                    "custom_tweet": None,
-                    "tweet_id": None,
-                }
-            )
-        status = posted[-1][1]
-        first = _iso(self._wall(posted[0][0]))
-        last = _iso(self._wall(posted[-1][0]))
-        monitoring = next((u for u in updates if u["status"] == "monitoring"), None)
-        resolved = next((u for u in updates if u["status"] == "resolved"), None)
-        component_status = open_statuses if status in ("investigating", "identified") else {}
-        return {
-            "id": incident_id,
-            "name": script.name,
-            "status": status,
-            "created_at": first,
-            "updated_at": last,
-            "monitoring_at": monitoring["created_at"] if monitoring else None,
-            "resolved_at": resolved["created_at"] if resolved else None,
-            "impact": script.impact,
-            "shortlink": f"https://stspg.io/{ids['shortlink']}",
-            "started_at": first,
-            "page_id": ids["page"],
-            "incident_updates": list(reversed(updates)),
-            "components": [
-                {
-                    "id": ids["components"][name],
-                    "name": name,
-                    "status": component_status.get(name, "operational"),
-                    "page_id": ids["page"],
-                }
-                for name in script.component_status
-            ],
-        }
 
     def state(self, now: float | None = None) -> dict[str, Any]:
         """What the control endpoint reports: scenario, phase and each vendor's outcome."""

@@ -8,7 +8,7 @@ Widget ids are stable (tests drive them):
   ``#inputs-error``, ``#preview`` (button: run the dry run after the inputs),
   ``#confirm-body`` (what, where, diff, warnings, revert), ``#confirm-error`` (a refusal
   and its hint), ``#confirm-name`` (destructive only: type the deployment's name),
-  ``#cancel``, ``#apply``. Dismisses with the :class:`~tui.remediation.Plan` to apply,
+  ``#cancel``, ``#apply``. Dismisses with the :class:`~tui.act.plan.Plan` to apply,
   or None.
 - ``RemediationScreen`` (id ``remediation``): ``#run-stage``, ``#rollout-bar``,
   ``#rollout-status``, ``#run-result``, ``#run-hint``, ``#close``, ``#revert``.
@@ -31,7 +31,6 @@ import contextlib
 import functools
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
@@ -54,9 +53,12 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option
 
-from tui.comms import CommsError, Draft, drafts, post_to_slack
-from tui.incident import Incident, IncidentError
-from tui.remediation import DryRun, Plan, Progress
+from tui.act.guide import GuideStep
+from tui.act.plan import DryRun, Plan, Progress
+from tui.act.session import Preview
+from tui.comms import Draft, drafts, post_to_slack
+from tui.errors import CommsError, IncidentError
+from tui.record.incident import Incident
 from tui.runbook import (
     Escalation,
     EscalationLevel,
@@ -74,7 +76,6 @@ __all__ = [
     "ConfirmScreen",
     "EscalationScreen",
     "ExportScreen",
-    "Preview",
     "PromptScreen",
     "RemediationScreen",
     "RolloutGuideScreen",
@@ -123,21 +124,6 @@ def _while_shown(method: _Method) -> _Method:
 
 
 # --------------------------------------------------------------------------- confirm
-
-
-@dataclass
-class Preview:
-    """What the confirm screen shows: the plan and the server's dry run, or why there is
-    none (``error`` and the runbook's ``hint``)."""
-
-    plan: Plan | None = None
-    dry_run: DryRun | None = None
-    error: str | None = None
-    hint: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.plan is not None and self.error is None
 
 
 Prepare = Callable[[dict[str, str], str | None], Awaitable[Preview]]
@@ -880,21 +866,6 @@ class EscalationScreen(Dialog[None]):
 
 
 # --------------------------------------------------------------------------- guided rollout
-
-
-@dataclass
-class GuideStep:
-    """One step of a guided sequence: a remediation to confirm, a wait watching signals,
-    or a command to run by hand."""
-
-    kind: str
-    """``remediation``, ``wait`` or ``command``."""
-    text: str
-    key: str
-    remediation_id: str | None = None
-    wait: timedelta | None = None
-    watch: tuple[str, ...] = ()
-    command: str | None = None
 
 
 class RolloutGuideScreen(Dialog[None]):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,46 +22,31 @@ from rich.text import Text
 from textual import events, work
 from textual.binding import Binding, BindingType
 
-from tui.errors import IncidentTuiError, RemediationConflict, RemediationError
-from tui.incident import (
-    STATUSES,
-    ChecklistEntry,
-    RemediationRun,
-    RemediationStage,
-    checklist_entries,
-    find_checklist_entry,
-)
-from tui.inert import inert
+from tui.act.guide import GuideStep, first_guide, guide_steps
+from tui.act.session import Preview, RemediationSession, sentence
+from tui.decision import Answer, answer_live
+from tui.errors import IncidentTuiError, RemediationError
+from tui.record.state import STATUSES
 from tui.runbook import (
-    AllOf,
-    AnyOf,
-    Condition,
-    Not,
-    Predicate,
     Remediation,
     RolloutResume,
     RolloutUndo,
-    SetEnv,
     format_duration,
 )
-from tui.timeline import register_secret
 
 if TYPE_CHECKING:
     from textual.screen import Screen
 
+    from tui.act.plan import ApplyResult, Plan
+    from tui.act.runner import RemediationRunner
     from tui.decision import Readings
-    from tui.incident import Incident
-    from tui.remediation import ApplyResult, Plan, RemediationRunner
+    from tui.record.incident import Incident
+    from tui.record.journal import Journal
     from tui.runbook import Runbook
-    from tui.screens.act import (
-        GuideStep,
-        Preview,
-        RolloutGuideScreen,
-    )
+    from tui.screens.act import RolloutGuideScreen
     from tui.settings import Settings
     from tui.signals import Health, MetricReading, VendorStatus
     from tui.sources.hub import Sources
-    from tui.timeline import Journal
     from widgets.checklist import ChecklistView
     from widgets.decision_tree import DecisionTreeView
     from widgets.timeline_view import TimelineView
@@ -104,18 +89,6 @@ def export_folder(cwd: Path | None = None) -> Path:
     if os.access(here, os.W_OK):
         return here / EXPORTS_DIRNAME
     return Path.home() / EXPORTS_DIRNAME
-
-
-def _sentence(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
-def _split_hint(error: RemediationError) -> str:
-    text = str(error)
-    if error.hint and text.endswith(f" Hint: {error.hint}"):
-        text = text[: -len(f" Hint: {error.hint}")]
-    return text
 
 
 class IncidentActions(_Base):
@@ -180,7 +153,7 @@ class IncidentActions(_Base):
         return True
 
     def _fail(self, error: BaseException) -> None:
-        self.notify(_sentence(error), severity="error", timeout=10)
+        self.notify(sentence(error), severity="error", timeout=10)
 
     # ----------------------------------------------------------------- decisions
 
@@ -188,29 +161,18 @@ class IncidentActions(_Base):
         message.stop()
         if not self._can_change():
             return
-        signal, value, threshold, op = self._decision_evidence(message.node_id, message.live_value)
+        shown = message.shown or self._live_answer(message.node_id)
+        basis: dict[str, Any] = {}
+        if shown is not None:
+            basis = {"signal": shown.signal, "value": shown.value}
+            basis.update(threshold=shown.threshold, op=shown.op)
+        live = shown.live_answer if shown is not None else None
         try:
             event = None
-            agrees = message.live_value is not None and message.value == message.live_value
-            if agrees:
-                event = self.incident.answer(
-                    message.node_id,
-                    message.value,
-                    live=True,
-                    signal=signal,
-                    value=value,
-                    threshold=threshold,
-                    op=op,
-                )
+            if live is not None and message.value == live:
+                event = self.incident.answer(message.node_id, message.value, live=True, **basis)
             if event is None:
-                event = self.incident.answer(
-                    message.node_id,
-                    message.value,
-                    signal=signal,
-                    value=value,
-                    threshold=threshold,
-                    op=op,
-                )
+                event = self.incident.answer(message.node_id, message.value, **basis)
         except IncidentTuiError as error:
             self._fail(error)
             return
@@ -218,32 +180,15 @@ class IncidentActions(_Base):
             self.notify("That answer is already recorded.")
         self.refresh_decision()
 
-    def _decision_evidence(
-        self, node_id: str, live_value: bool | None
-    ) -> tuple[str | None, float | str | None, Any, str | None]:
-        """The predicate and reading behind a question's live answer: the first one that
-        agrees with it (for ``any``/``all`` of several)."""
+    def _live_answer(self, node_id: str) -> Answer | None:
+        """What the signals answer to a question now (for one off the suggested path)."""
         tree = self.runbook.decision_tree
         if tree is None:
-            return None, None, None, None
+            return None
         try:
-            node = tree.node(node_id)
+            return answer_live(tree.node(node_id), self.readings())
         except KeyError:
-            return None, None, None, None
-        if node.when is None:
-            return None, None, None, None
-        readings = self.readings()
-        candidates: list[tuple[Predicate, float | str | None]] = [
-            (p, _reading(p.signal, readings)) for p in _predicates(node.when)
-        ]
-        for predicate, value in candidates:
-            if value is not None and _holds(value, predicate) == live_value:
-                return predicate.signal, value, predicate.value, predicate.op
-        for predicate, value in candidates:
-            if value is not None:
-                return predicate.signal, value, predicate.value, predicate.op
-        predicate = candidates[0][0]
-        return predicate.signal, None, predicate.value, predicate.op
+            return None
 
     def on_decision_tree_view_remediation_chosen(
         self, message: DecisionTreeView.RemediationChosen
@@ -266,7 +211,7 @@ class IncidentActions(_Base):
         self, message: ChecklistView.RemediationChosen
     ) -> None:
         message.stop()
-        if self.guide_steps(message.key):
+        if guide_steps(self.runbook, message.key):
             self.start_guide(message.key)
         else:
             self.open_remediation(message.remediation_id, checklist_key=message.key)
@@ -462,7 +407,7 @@ class IncidentActions(_Base):
 
     @work(group="act-export", exclusive=True, exit_on_error=False)
     async def action_export(self) -> None:
-        from tui.export import export_incident_async
+        from tui.record.bundle import export_incident_async
         from tui.screens.act import ExportScreen
         from tui.sources.hub import Evidence
 
@@ -481,7 +426,7 @@ class IncidentActions(_Base):
                 evidence_timeout=self.export_evidence_timeout,
             )
         except IncidentTuiError as error:
-            screen.fail(_sentence(error))
+            screen.fail(sentence(error))
             self._fail(error)
             return
         files = [str(path) for path in result.files]
@@ -562,7 +507,7 @@ class IncidentActions(_Base):
 
     async def remediation_runner(self) -> RemediationRunner:
         """A runner on the dashboard's Kubernetes connection (opened on first use)."""
-        from tui.remediation import RemediationRunner
+        from tui.act.runner import RemediationRunner
 
         sources = await self.open_sources()
         conn = await sources.open_kube()
@@ -574,207 +519,71 @@ class IncidentActions(_Base):
             poll_interval=self.remediation_poll_interval,
         )
 
+    def remediation_session(
+        self, remediation: Remediation, checklist_key: str | None = None
+    ) -> RemediationSession:
+        sync = self.follow_journal if self.journal is not None else None
+        return RemediationSession(
+            self.incident,
+            remediation,
+            self.remediation_runner,
+            journal=self.journal,
+            sync=sync,
+            checklist_key=checklist_key,
+        )
+
     async def run_remediation(
         self, remediation: Remediation, *, checklist_key: str | None = None
     ) -> bool:
-        """The whole flow inside a worker: confirm (with its dry run), apply, follow, and
-        revert if asked. Returns whether it was applied and verified."""
-        from tui.screens.act import ConfirmScreen, Preview
+        """Confirm (with its dry run), apply, follow, and revert if asked, each step shown
+        as the session returns it. Returns whether it was applied and verified."""
+        from tui.screens.act import ConfirmScreen
 
-        runner: RemediationRunner | None = None
-        rid = remediation.id
-        started = False  # a run of it was planned from this confirmation
-        closed = False  # the confirmation is gone: a late dry run records nothing more
-
-        async def prepare(params: dict[str, str], secret: str | None) -> Preview:
-            nonlocal runner, started
-            if secret:
-                self._register_secret(secret)
-            try:
-                runner = await self.remediation_runner()
-            except IncidentTuiError as error:
-                return Preview(error=_sentence(error))
-            if closed:
-                return Preview()
-            try:
-                plan = runner.plan(remediation, params)
-            except RemediationError as error:
-                return Preview(error=_split_hint(error), hint=error.hint)
-            plan.secret_value = secret
-            shown = {p.name: params.get(p.name) for p in remediation.params if not p.secret}
-            self._plan_run(rid, {"target": plan.target, "params": shown})
-            started = True
-            try:
-                dry = await runner.dry_run(plan)
-            except RemediationError as error:
-                if closed:
-                    return Preview()
-                self._record_failure(rid, error, "dry run")
-                return Preview(plan, None, _split_hint(error), error.hint or remediation.hint)
-            if closed:
-                return Preview()
-            dry.warnings.extend(self._in_progress_elsewhere(rid))
-            changes = [str(c) for c in dry.changes]
-            self._stage(
-                rid,
-                "dry_run",
-                result=_count(len(changes), "change")
-                + (" (server-checked)" if dry.server_checked else ""),
-                details={"changes": changes, "warnings": dry.warnings},
-            )
-            return Preview(plan, dry)
-
+        session = self.remediation_session(remediation, checklist_key)
         plan = await self.app.push_screen_wait(
-            ConfirmScreen(remediation, self.runbook.service.deployment, prepare)
+            ConfirmScreen(remediation, self.runbook.service.deployment, session.prepare)
         )
-        closed = True
-        if plan is None or runner is None:
-            if started:
-                self._record_cancel(rid)
+        if plan is None:
+            session.cancel()
             return False
         try:
-            _applied, ok = await self._apply_and_follow(runner, plan, rid)
+            return await self._apply_and_follow(session, plan)
         except _NewDryRun:
             # the cluster changed under the confirmed preview: a fresh one, from the start
             return await self.run_remediation(remediation, checklist_key=checklist_key)
-        if ok and checklist_key is not None:
-            with contextlib.suppress(IncidentTuiError):
-                self.incident.check(checklist_key)
-        return ok
-
-    def _plan_run(self, rid: str, details: dict[str, Any]) -> None:
-        """Record a new run of a remediation, numbered under the journal's lock after
-        reading what other cockpits recorded, so two never take the same number."""
-        with contextlib.ExitStack() as stack:
-            if self.journal is not None:
-                # an unwritable journal cannot be locked: the event is held, unlocked
-                with contextlib.suppress(IncidentTuiError):
-                    stack.enter_context(self.journal.locked())
-            if self.journal is not None:
-                self.follow_journal()
-            event = self.incident.record_remediation(rid, "planned", details=details)
-        self._own_runs()[rid] = int(event.details["run"])
-
-    def _own_runs(self) -> dict[str, int]:
-        """The run of each remediation this cockpit is driving now."""
-        runs: dict[str, int] = self.__dict__.setdefault("_remediation_runs", {})
-        return runs
-
-    def _stage(self, rid: str, stage: RemediationStage, **facts: Any) -> None:
-        """Record a stage of this cockpit's run of ``rid`` (never another cockpit's)."""
-        self.incident.record_remediation(rid, stage, run=self._own_runs().get(rid), **facts)
-
-    def _own_run(self, rid: str) -> RemediationRun | None:
-        number = self._own_runs().get(rid)
-        return None if number is None else self.incident.remediation_run(rid, run=number)
-
-    def _in_progress_elsewhere(self, rid: str) -> list[str]:
-        """Remediations another cockpit (or command) has started on this incident and not
-        finished, as the shared journal says: one warning each in the confirmation."""
-        if self.journal is not None:
-            self.follow_journal()
-        mine = self._own_run(rid)
-        warnings = []
-        for run in self.incident.remediations:
-            if run is mine or run.stage not in ("planned", "dry_run", "applied"):
-                continue
-            last = run.steps[-1]
-            # journal text from another process: shown inert
-            warnings.append(
-                inert(
-                    f"In progress elsewhere: {run.title}: {last.summary.split(':')[0].lower()} "
-                    f"by {last.actor} at {last.at:%H:%M:%S} UTC."
-                )
-            )
-        return warnings
-
-    def _recorded_meanwhile(self, rid: str) -> str:
-        """Who changed the deployment since this run's dry run, as the shared journal has
-        it (another cockpit or a command on the same incident), in one sentence."""
-        if self.journal is not None:
-            self.follow_journal()
-        run = self._own_run(rid)
-        since = run.steps[-1].at if run is not None and run.steps else None
-        changed = [
-            e
-            for e in self.incident.events
-            if e.kind in ("remediation_applied", "remediation_verified", "remediation_reverted")
-            and (since is None or e.time >= since)
-            and not (run is not None and e.details.get("run") == run.run)
-        ]
-        if not changed:
-            return "Nothing in this incident's journal did it: it was changed from outside."
-        last = changed[-1]
-        return inert(
-            f"Recorded meanwhile: {last.summary} ({last.actor}, {last.time:%H:%M:%S} UTC)."
-        )
-
-    def _record_cancel(self, rid: str) -> None:
-        """The responder closed the confirmation: a run it had planned (and dry-run) ends
-        there, in the record too, instead of looking as if it were still to be applied."""
-        run = self._own_run(rid)
-        if run is not None and run.stage in ("planned", "dry_run"):
-            self._stage(rid, "cancelled", result="nothing applied")
-
-    def _register_secret(self, value: str) -> None:
-        register_secret(value)
-        if self.journal is not None:
-            self.journal.register_secret(value)
-
-    def _record_failure(self, rid: str, error: BaseException, during: str) -> None:
-        hint = error.hint if isinstance(error, RemediationError) else None
-        self._stage(rid, "failed", error=_sentence(error), details={"during": during, "hint": hint})
 
     async def _apply_and_follow(
-        self, runner: RemediationRunner, plan: Plan, rid: str, *, reverting: bool = False
-    ) -> tuple[ApplyResult | None, bool]:
+        self, session: RemediationSession, plan: Plan, *, reverting: bool = False
+    ) -> bool:
         from tui.screens.act import RemediationScreen
 
         title = plan.remediation.title
         screen = RemediationScreen(("Reverting: " if reverting else "") + title, plan.target)
         closed = self.app.push_screen(screen, wait_for_dismiss=True)
         screen.stage("Applying…")
-        try:
-            applied = await runner.apply(plan)
-        except RemediationConflict as error:
-            said = f"{_sentence(error)} {self._recorded_meanwhile(rid)}"
-            self._stage(
-                rid,
-                "refused",
-                error=said,
-                details={"during": "revert" if reverting else "apply", "changes": error.changes},
+        applied = await session.apply(plan, reverting=reverting)
+        if applied.refused:
+            screen.finish(
+                False, applied.message, None, False, can_retry=True, stage="Refused: 409."
             )
-            screen.finish(False, said, None, False, can_retry=True, stage="Refused: 409.")
             if await closed == "retry" and not reverting:
-                raise _NewDryRun from None
-            return None, False
-        except RemediationError as error:
-            self._record_failure(rid, error, "revert" if reverting else "apply")
-            hint = error.hint or plan.remediation.hint
-            screen.finish(False, _split_hint(error), hint, False)
-            self.notify(_sentence(error), title=f"{title} failed", severity="error", timeout=15)
+                raise _NewDryRun
+            return False
+        if not applied.ok:
+            screen.finish(False, applied.message, applied.hint, False)
+            said = applied.notice or applied.message
+            self.notify(said, title=f"{title} failed", severity="error", timeout=15)
             await closed
-            return None, False
-        if not reverting:
-            self._stage(rid, "applied", result=applied.message)
+            return False
         screen.stage("Applied; following the rollout…")
-        try:
-            verified = await runner.verify(plan, on_progress=screen.progress)
-        except RemediationError as error:
-            self._record_failure(rid, error, "verify")
-            screen.finish(False, _split_hint(error), error.hint, False)
-            self.notify(_sentence(error), title=f"{title}: not verified", severity="error")
+        verified = await session.verify(
+            plan, applied.applied, reverting=reverting, on_progress=screen.progress
+        )
+        if verified.notice is not None:  # following it failed
+            screen.finish(False, verified.message, verified.hint, False)
+            self.notify(verified.notice, title=f"{title}: not verified", severity="error")
             await closed
-            return applied, False
-        if reverting:
-            if verified.ok:
-                self._stage(rid, "reverted", result=verified.message)
-            else:
-                self._stage(rid, "failed", error=verified.message, details={"during": "revert"})
-        elif verified.ok:
-            self._stage(rid, "verified", result=verified.message)
-        else:
-            self._stage(rid, "failed", error=verified.message, details={"during": "verify"})
+            return False
         can_revert = not reverting and plan.remediation.revert is not None
         screen.finish(verified.ok, verified.message, None, can_revert)
         self.notify(
@@ -782,17 +591,16 @@ class IncidentActions(_Base):
             severity="information" if verified.ok else "error",
             timeout=10,
         )
-        choice = await closed
-        if choice == "revert":
-            await self.revert_remediation(runner, plan, applied, rid)
-        return applied, verified.ok
+        if await closed == "revert" and applied.applied is not None:
+            await self.revert_remediation(session, plan, applied.applied)
+        return verified.ok
 
     async def revert_remediation(
-        self, runner: RemediationRunner, plan: Plan, applied: ApplyResult, rid: str
+        self, session: RemediationSession, plan: Plan, applied: ApplyResult
     ) -> bool:
         """Undo an applied remediation the runbook's way, previewed and confirmed like any
         remediation."""
-        from tui.screens.act import CommandScreen, ConfirmScreen, Preview
+        from tui.screens.act import CommandScreen, ConfirmScreen
 
         spec = plan.remediation.revert
         if spec is None:
@@ -807,22 +615,18 @@ class IncidentActions(_Base):
             )
             return False
         try:
-            undo = self._revert_remediation(plan, applied)
-        except (RemediationError, KeyError) as error:
+            undo = session.revert_of(plan, applied)
+        except RemediationError as error:
             self._fail(error)
             return False
 
         async def prepare(params: dict[str, str], secret: str | None) -> Preview:
-            try:
-                undo_plan = runner.plan(undo, plan.params)
-                return Preview(undo_plan, await runner.dry_run(undo_plan))
-            except RemediationError as error:
-                return Preview(error=_split_hint(error), hint=error.hint)
+            return await session.prepare_revert(plan, applied)
 
         confirmed = await self.app.push_screen_wait(
             ConfirmScreen(
                 undo,
-                runner.deployment,
+                self.runbook.service.deployment,
                 prepare,
                 heading=f"Revert: {plan.remediation.title}",
                 ask_inputs=False,
@@ -830,75 +634,15 @@ class IncidentActions(_Base):
         )
         if confirmed is None:
             return False
-        _, ok = await self._apply_and_follow(runner, confirmed, rid, reverting=True)
-        return ok
-
-    def _revert_remediation(self, plan: Plan, applied: ApplyResult) -> Remediation:
-        rem = plan.remediation
-        spec = rem.revert
-        assert spec is not None
-        if spec.kind == "remediation":
-            assert spec.remediation is not None
-            return self.runbook.remediation(spec.remediation)
-        if spec.kind == "rollout_undo":
-            revision = applied.before.get("revision")
-            return RolloutUndo(
-                id=f"{rem.id}-revert",
-                title=f"Roll back {rem.title}",
-                kind="rollout_undo",
-                to_revision=int(revision) if revision and str(revision).isdigit() else None,
-            )
-        previous = applied.before.get("env")
-        if not isinstance(previous, dict) or not isinstance(rem, SetEnv):
-            raise RemediationError(f'"{rem.title}" has no previous values to restore.')
-        return SetEnv(
-            id=f"{rem.id}-revert",
-            title=f"Restore the variables {rem.title} changed",
-            kind="set_env",
-            env=previous,
-            container=rem.container,
-        )
+        return await self._apply_and_follow(session, confirmed, reverting=True)
 
     # ----------------------------------------------------------------- guided rollout
 
-    def guide_steps(self, key: str) -> list[GuideStep]:
-        """The guided sequence a checklist item starts: the item and the items after it at
-        the same level, when they include a wait (a gradual rollout); else empty."""
-        from tui.screens.act import GuideStep
-
-        try:
-            start = find_checklist_entry(self.runbook, key)
-        except IncidentTuiError:
-            return []
-        entries = checklist_entries(self.runbook, start.list_id)
-        siblings = list(_siblings(entries, start))
-        if not any(e.item.wait is not None for e in siblings):
-            return []
-        commands = {t.id: t.command for t in (*self.runbook.triage, *self.runbook.evidence)}
-        steps = []
-        for entry in siblings:
-            item = entry.item
-            if item.remediation is not None:
-                steps.append(GuideStep("remediation", entry.text, entry.key, item.remediation))
-            elif item.wait is not None:
-                steps.append(
-                    GuideStep(
-                        "wait", entry.text, entry.key, wait=item.wait, watch=tuple(item.watch)
-                    )
-                )
-            elif item.triage is not None:
-                steps.append(
-                    GuideStep("command", entry.text, entry.key, command=commands.get(item.triage))
-                )
-        return steps
-
     def action_guided_rollout(self) -> None:
-        for list_id in [c.id for c in self.runbook.checklists]:
-            for entry in checklist_entries(self.runbook, list_id):
-                steps = self.guide_steps(entry.key)
-                if steps:
-                    self.start_guide(steps[0].key)
-                    return
+        steps = first_guide(self.runbook)
+        if steps:
+            self.start_guide(steps[0].key)
+            return
         self.notify("This runbook has no gradual rollout to guide.")
 
     def start_guide(self, key: str) -> None:
@@ -909,7 +653,7 @@ class IncidentActions(_Base):
                 "A remediation is already running; wait for its result.", severity="warning"
             )
             return
-        steps = self.guide_steps(key)
+        steps = guide_steps(self.runbook, key)
         if not steps:
             return
         self._remediation_busy = True
@@ -1027,61 +771,6 @@ class IncidentActions(_Base):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def _siblings(entries: list[ChecklistEntry], start: ChecklistEntry) -> Iterator[ChecklistEntry]:
-    index = entries.index(start)
-    for entry in entries[index:]:
-        if entry.depth < start.depth:
-            return
-        if entry.depth == start.depth:
-            yield entry
-
-
-def _predicates(condition: Condition) -> Iterator[Predicate]:
-    if isinstance(condition, Predicate):
-        yield condition
-    elif isinstance(condition, AnyOf):
-        for part in condition.any:
-            yield from _predicates(part)
-    elif isinstance(condition, AllOf):
-        for part in condition.all:
-            yield from _predicates(part)
-    elif isinstance(condition, Not):
-        yield from _predicates(condition.not_)
-
-
-def _reading(signal: str, readings: Readings) -> float | str | None:
-    if signal == "vendor.indicator":
-        return readings.vendor.indicator if readings.vendor else None
-    if signal == "vendor.incidents":
-        return float(len(readings.vendor.incidents)) if readings.vendor else None
-    if signal == "health.status":
-        return readings.health.status if readings.health else None
-    if signal == "health.latency_ms":
-        return readings.health.latency_ms if readings.health else None
-    metric = readings.metrics.get(signal)
-    return metric.value if metric is not None else None
-
-
-def _holds(value: float | str, predicate: Predicate) -> bool | None:
-    target, op = predicate.value, predicate.op
-    if op in ("in", "not_in"):
-        members = target if isinstance(target, list) else [str(target)]
-        return (str(value) in members) == (op == "in")
-    if op == "==":
-        return str(value) == str(target)
-    if op == "!=":
-        return str(value) != str(target)
-    try:
-        a, b = float(value), float(target)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return {">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}.get(op)
 
 
 def _new_sources(settings: Settings, runbook: Runbook) -> Sources:

@@ -9,7 +9,7 @@ import gc
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast, get_args
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,14 +19,15 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, Static, Tab, Tabs
 
-from tui.decision import Readings, evaluate, ranked_remediations
+from tui.decision import Readings, dominant_category, evaluate, ranked_remediations
 from tui.errors import ConfigError, IncidentTuiError
-from tui.incident import Incident
 from tui.inert import inert
+from tui.record.event import Event, utcnow
+from tui.record.incident import Incident
+from tui.record.journal import Journal
 from tui.screens.actions import ACT_BINDINGS, IncidentActions
 from tui.settings import Settings
 from tui.signals import (
-    AlertLevel,
     Health,
     LogLine,
     MetricReading,
@@ -34,7 +35,6 @@ from tui.signals import (
     SourceFault,
     VendorStatus,
 )
-from tui.timeline import Event, Journal, utcnow
 from widgets.checklist import ChecklistView
 from widgets.decision_tree import DecisionTreeView
 from widgets.error_rates import ErrorRatesPane
@@ -46,7 +46,6 @@ from widgets.timeline_view import TimelineView
 from widgets.vendor_status import VendorStatusPane
 
 if TYPE_CHECKING:
-    from tui.sources.base import Outcome
     from tui.sources.hub import Sources
     from tui.sources.kube import LogTail
 
@@ -353,10 +352,11 @@ class DashboardScreen(IncidentActions, Screen[None]):
         overrides = {
             node: answer.answer
             for node, answer in self.incident.decisions.items()
-            if not answer.live
+            if not answer.live and answer.answer is not None
         }
         path = evaluate(self.runbook, readings, overrides)
-        groups = ranked_remediations(self.runbook, path.leaf, readings) if path.leaf else []
+        dominant = dominant_category(self.runbook, readings)
+        groups = ranked_remediations(path.leaf, [dominant]) if path.leaf else []
         self.query_one(DecisionTreeView).show(path, groups)
 
     # ---------------------------------------------------------------- replay
@@ -379,35 +379,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
         self.incident = state
         self.query_one(TimelineView).set_events(shown)
         self.query_one(ChecklistView).show(set(state.checked))
-        metrics = []
-        for signal in self.runbook.signals:
-            last = next(
-                (
-                    e
-                    for e in reversed(shown)
-                    if e.kind in ("signal_alert_raised", "signal_alert_cleared")
-                    and e.details.get("signal") == signal.id
-                ),
-                None,
-            )
-            if last is None:
-                continue
-            value = last.details.get("value")
-            recorded = last.details.get("level") if last.kind == "signal_alert_raised" else "ok"
-            level = cast(AlertLevel, recorded if recorded in get_args(AlertLevel) else "unknown")
-            metrics.append(
-                MetricReading(
-                    signal.id,
-                    signal.name,
-                    float(value) if isinstance(value, int | float) else None,
-                    signal.unit,
-                    level,
-                    signal.alert.value if signal.alert else None,
-                    signal.alert.op if signal.alert else None,
-                    (),
-                    last.time,
-                )
-            )
+        metrics = state.metrics_on_record()
         self.metrics = {m.signal_id: m for m in metrics}
         self.query_one(ErrorRatesPane).show(metrics, None, shown[-1].time)
         self.refresh_decision()
@@ -508,18 +480,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
     @work(exclusive=True, group="status", exit_on_error=False)
     async def poll_status(self) -> None:
         sources = await self.open_sources()
-        trackers = sources.trackers
-        health_source = sources.health
-
-        async def read_health() -> Outcome[Health] | None:
-            if health_source is None:
-                return None
-            return await trackers["health"].run(health_source.fetch(), health_source.target)
-
-        vendor, health = await asyncio.gather(
-            trackers["status_page"].run(sources.status_page.fetch(), sources.status_page.target),
-            read_health(),
-        )
+        vendor, health = await sources.read_status()
         if vendor.value is not None:
             self.vendor = vendor.value
             self.incident.observe_vendor_status(
@@ -542,9 +503,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
     @work(exclusive=True, group="metrics", exit_on_error=False)
     async def poll_metrics(self) -> None:
         sources = await self.open_sources()
-        outcome = await sources.trackers["prometheus"].run(
-            sources.prometheus.fetch(), sources.prometheus.target
-        )
+        outcome = await sources.read_metrics()
         if outcome.value is not None:
             self.metrics = {reading.signal_id: reading for reading in outcome.value}
             for reading in outcome.value:

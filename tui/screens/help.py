@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from tui.screens.dashboard import DashboardScreen
 from tui.screens.dialog import Dialog
+from widgets.checklist import ChecklistView
+from widgets.decision_tree import DecisionTreeView
+from widgets.log_view import LogView
+from widgets.pods import PodTable
+from widgets.timeline_view import TimelineView
 
 __all__ = ["HelpScreen", "binding_groups"]
 
@@ -21,19 +29,12 @@ def _key(binding: Binding) -> str:
     return ", ".join(names.get(k.strip(), k.strip()) for k in binding.key.split(","))
 
 
-def binding_groups() -> list[tuple[str, list[tuple[str, str]]]]:
-    """(group title, [(keys, what it does)]) for every screen and pane of the cockpit."""
-    from tui.app import IncidentApp
-    from tui.screens.dashboard import DashboardScreen
-    from widgets.checklist import ChecklistView
-    from widgets.decision_tree import DecisionTreeView
-    from widgets.log_view import LogView
-    from widgets.pods import PodTable
-    from widgets.timeline_view import TimelineView
-
+def binding_groups(everywhere: type[App[Any]]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(group title, [(keys, what it does)]) for every screen and pane of the cockpit;
+    ``everywhere`` is the app, whose bindings hold on every screen."""
     groups: list[tuple[str, list[tuple[str, str]]]] = []
     for title, owner in (
-        ("Everywhere", IncidentApp),
+        ("Everywhere", everywhere),
         ("Dashboard", DashboardScreen),
         ("Logs pane", LogView),
         ("Decision tree pane", DecisionTreeView),
@@ -70,7 +71,7 @@ class HelpScreen(Dialog[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "Keys — Esc closes"
-            for title, rows in binding_groups():
+            for title, rows in binding_groups(type(self.app)):
                 table = Table(box=None, show_header=False, pad_edge=False, expand=True)
                 table.add_column(width=18, style="bold cyan")
                 table.add_column()

@@ -12,9 +12,10 @@ from textual.widgets.option_list import Option
 
 from tui.errors import IncidentTuiError
 from tui.inert import inert
+from tui.record.event import utcnow
+from tui.record.listing import IncidentSummary, list_incidents
 from tui.runbook import Catalog, Runbook, format_duration
 from tui.settings import Settings
-from tui.timeline import IncidentSummary, list_incidents, utcnow
 from widgets.key_bar import KeyBar
 
 __all__ = ["StartScreen"]

@@ -15,7 +15,7 @@ from tui.errors import ConfigError, SourceError, SourceMalformed
 from tui.runbook import Runbook
 from tui.settings import Settings
 from tui.signals import Health, LogLine, MetricReading, PodState, SourceFault, VendorStatus, utcnow
-from tui.sources.base import FaultTracker
+from tui.sources.base import FaultTracker, Outcome
 from tui.sources.kube import KubeConnection, parse_pod, parse_timestamp
 from tui.sources.prometheus import PrometheusSource
 from tui.sources.statuspage import HealthSource, StatusPageSource
@@ -127,6 +127,27 @@ class Sources:
 
     # one reading --------------------------------------------------------------------
 
+    async def read_status(self) -> tuple[Outcome[VendorStatus], Outcome[Health] | None]:
+        """The vendor's status page and our /health (None when the runbook has none), each
+        through its fault tracker."""
+
+        async def health() -> Outcome[Health] | None:
+            if self.health is None:
+                return None
+            return await self.trackers["health"].run(self.health.fetch(), self.health.target)
+
+        vendor, ours = await asyncio.gather(
+            self.trackers["status_page"].run(self.status_page.fetch(), self.status_page.target),
+            health(),
+        )
+        return vendor, ours
+
+    async def read_metrics(self) -> Outcome[list[MetricReading]]:
+        """Every runbook signal from Prometheus, through its fault tracker."""
+        return await self.trackers["prometheus"].run(
+            self.prometheus.fetch(), self.prometheus.target
+        )
+
     async def recent_error_lines(self, since: timedelta, limit: int) -> list[LogLine]:
         """The last ``limit`` error lines of every pod over ``since`` (not following)."""
         kube = await self.open_kube()
@@ -226,23 +247,19 @@ class Sources:
                 read("logs", self.recent_error_lines(log_since, log_limit)),
             )
 
-        health_call = self.health.fetch() if self.health else _none()
-        vendor, health, metrics, (pods, lines) = await asyncio.gather(
-            read("status_page", self.status_page.fetch()),
-            read("health", health_call),
-            read("prometheus", self.prometheus.fetch()),
-            kube_part(),
+        (vendor, health), metrics, (pods, lines) = await asyncio.gather(
+            self.read_status(), self.read_metrics(), kube_part()
         )
-        snap.vendor, snap.health = vendor, health
-        snap.metrics = metrics or []
+        for outcome in (vendor, health, metrics):
+            if outcome is not None and outcome.fault is not None:
+                snap.faults.append(outcome.fault)
+        snap.vendor = vendor.value
+        snap.health = health.value if health is not None else None
+        snap.metrics = metrics.value or []
         snap.pods = pods or []
         snap.error_lines = lines or []
         snap.path = evaluate(self.runbook, snap.readings)
         return snap
-
-
-async def _none() -> None:
-    return None
 
 
 def snapshot_json(snap: Snapshot) -> dict[str, Any]:
@@ -316,9 +333,9 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
         else {
             "answers": [
                 {
-                    "node": a.node_id,
+                    "node": a.node,
                     "question": a.question,
-                    "answer": a.value,
+                    "answer": a.answer,
                     "evidence": list(a.evidence),
                 }
                 for a in snap.path.answers

@@ -18,7 +18,7 @@ from tui.errors import (
     SourceUnreachable,
 )
 from tui.runbook import Signal, parse_duration
-from tui.signals import AlertLevel, MetricReading, compare, utcnow
+from tui.signals import AlertLevel, MetricReading, holds, utcnow
 from tui.sources.base import error_for_status
 
 __all__ = ["PrometheusSource", "judge", "parse_vector"]
@@ -32,7 +32,7 @@ def judge(signal: Signal, value: float | None) -> AlertLevel:
         return "unknown"
     if signal.alert is None:
         return "ok"
-    return signal.alert.severity if compare(value, signal.alert.op, signal.alert.value) else "ok"
+    return signal.alert.severity if holds(value, signal.alert.op, signal.alert.value) else "ok"
 
 
 def _number(raw: Any) -> float | None:

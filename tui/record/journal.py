@@ -1,4 +1,4 @@
-"""The incident record: timeline events and the crash-safe, append-only journal they live in.
+"""The crash-safe, append-only journal an incident's events live in.
 
 One folder per incident under ``<state dir>/incidents/<incident id>/`` holds
 ``timeline.jsonl``: one JSON event per line, appended under an advisory lock with one
@@ -7,8 +7,8 @@ One folder per incident under ``<state dir>/incidents/<incident id>/`` holds
 cockpit picks up what others appended with :meth:`Journal.read_new`.
 
 Secret values never reach the journal: every string of an event goes through a
-:class:`Redactor` (values registered with it, and common token shapes such as
-``sk_live_…``, ``Bearer …``, ``xoxb-…``, ``ghp_…``, ``AKIA…``) before it is written.
+:class:`~tui.record.secrets.Redactor` (values registered with it, and common token shapes
+such as ``sk_live_…``, ``Bearer …``, ``xoxb-…``, ``ghp_…``, ``AKIA…``) before it is written.
 """
 
 from __future__ import annotations
@@ -17,366 +17,39 @@ import asyncio
 import contextlib
 import errno
 import fcntl
-import getpass
 import json
 import os
 import re
-import secrets as _random
 import threading
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, ValidationError
+from pydantic import ValidationError
 
-from tui.errors import JournalError
+from tui.errors import IncidentNotFound, JournalError
+from tui.record.event import (
+    JOURNAL_FILE,
+    RUNBOOK_SNAPSHOT,
+    SAFE_ID,
+    SCHEMA_VERSION,
+    Event,
+    to_utc_ms,
+    utcnow,
+)
+from tui.record.secrets import Redactor
 
 __all__ = [
-    "EVENT_KINDS",
-    "MASK",
-    "SCHEMA_VERSION",
-    "Event",
-    "EventKind",
     "IncidentNotFound",
-    "IncidentSummary",
     "Journal",
     "JournalLoad",
     "JournalWarning",
-    "Redactor",
-    "default_actor",
     "find_journal",
     "incidents_dir",
-    "list_incidents",
-    "mask",
-    "new_event_id",
-    "new_incident_id",
-    "redact",
-    "register_secret",
     "state_dir",
-    "summarize",
-    "utcnow",
 ]
-
-SCHEMA_VERSION = 1
-"""The version written into every event; readers accept this one and older."""
-
-EventKind = Literal[
-    "declared",
-    "severity_changed",
-    "status_changed",
-    "signal_alert_raised",
-    "signal_alert_cleared",
-    "vendor_status_changed",
-    "pod_restarts_seen",
-    "source_fault",
-    "source_recovered",
-    "decision_answered",
-    "checklist_item_checked",
-    "checklist_item_unchecked",
-    "remediation_planned",
-    "remediation_dry_run",
-    "remediation_cancelled",
-    "remediation_refused",
-    "remediation_applied",
-    "remediation_verified",
-    "remediation_failed",
-    "remediation_reverted",
-    "comms_copied",
-    "comms_posted",
-    "note",
-    "pinned",
-    "unpinned",
-    "responder_joined",
-    "commander_changed",
-    "export",
-    "resolved",
-    "reopened",
-]
-EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
-
-JOURNAL_FILE = "timeline.jsonl"
-RUNBOOK_SNAPSHOT = "runbook.json"
-
-
-def utcnow() -> datetime:
-    """Now, in UTC, to the millisecond (the precision the journal keeps)."""
-    return _to_utc_ms(datetime.now(UTC))
-
-
-def _to_utc_ms(value: datetime) -> datetime:
-    # a naive time is taken as UTC: the journal never holds local times
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
-def _format_time(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-UtcTime = Annotated[
-    datetime,
-    AfterValidator(_to_utc_ms),
-    PlainSerializer(_format_time, return_type=str),
-]
-"""A UTC time kept to the millisecond, written as ``2025-03-01T14:02:03.123Z``."""
-
-
-# --------------------------------------------------------------------------- ids
-
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_id_lock = threading.Lock()
-_last_id: tuple[int, int] = (0, 0)
-
-
-def _base32(number: int, width: int) -> str:
-    chars = []
-    for _ in range(width):
-        number, digit = divmod(number, 32)
-        chars.append(_CROCKFORD[digit])
-    return "".join(reversed(chars))
-
-
-def new_event_id(at: datetime | None = None) -> str:
-    """A ULID: 10 characters of milliseconds since the epoch, then 16 of randomness.
-
-    Ids sort by time; within one process they also sort in the order they were made,
-    even within one millisecond or when the given times go backwards.
-    """
-    global _last_id
-    millis = int((at or datetime.now(UTC)).timestamp() * 1000)
-    with _id_lock:
-        last_millis, last_random = _last_id
-        if millis <= last_millis:
-            millis, random_part = last_millis, last_random + 1
-        else:
-            random_part = _random.randbits(80)
-        _last_id = (millis, random_part)
-    return _base32(millis, 10) + _base32(random_part % (1 << 80), 16)
-
-
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-
-
-def new_incident_id(runbook_id: str, at: datetime | None = None) -> str:
-    """``clay-20250301-1402-7f3a``: runbook, UTC date and minute, and 4 random hex digits."""
-    when = _to_utc_ms(at or datetime.now(UTC))
-    return f"{runbook_id}-{when:%Y%m%d-%H%M}-{_random.token_hex(2)}"
-
-
-def default_actor() -> str:
-    """The login name of whoever runs the program (``alice``), or ``unknown``."""
-    try:
-        return getpass.getuser() or "unknown"
-    except (KeyError, OSError):
-        return "unknown"
-
-
-# --------------------------------------------------------------------------- the event
-
-
-class Event(BaseModel):
-    """One thing that happened during an incident, as written to the journal."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    schema_version: int = SCHEMA_VERSION
-    id: str
-    """Sortable and unique (a ULID, see :func:`new_event_id`)."""
-    time: UtcTime
-    kind: EventKind
-    actor: str
-    """Who did it: a login name, or ``signals`` for what the live signals saw."""
-    source: str
-    """Where it was recorded: ``cockpit``, ``cli``, ``signals``, ``import``."""
-    summary: str
-    """One sentence, as shown on the timeline."""
-    details: dict[str, Any] = {}
-    """Structured facts of the event; the keys per kind are documented in :mod:`tui.incident`."""
-    pinned: bool = False
-    """Pinned when recorded (``incident-tui note --pin``); later pins are ``pinned`` events."""
-
-    @classmethod
-    def new(
-        cls,
-        kind: EventKind,
-        summary: str,
-        *,
-        actor: str,
-        source: str,
-        details: dict[str, Any] | None = None,
-        pinned: bool = False,
-        at: datetime | None = None,
-    ) -> Event:
-        """A fresh event with a new id, stamped ``at`` (now when omitted)."""
-        when = _to_utc_ms(at) if at is not None else utcnow()
-        return cls(
-            id=new_event_id(when),
-            time=when,
-            kind=kind,
-            actor=actor,
-            source=source,
-            summary=summary,
-            details=details or {},
-            pinned=pinned,
-        )
-
-    def to_line(self) -> str:
-        """The event as one journal line, newline included."""
-        return self.model_dump_json() + "\n"
-
-
-# --------------------------------------------------------------------------- secrets
-
-MASK = "••••"
-
-_TOKEN_PATTERNS = [
-    r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9_]{6,}",
-    r"\bwhsec_[A-Za-z0-9+/=_]{8,}",
-    r"\bxox[abposr]-[A-Za-z0-9-]{8,}",
-    r"\bgh[pousr]_[A-Za-z0-9]{20,}",
-    r"\bgithub_pat_[A-Za-z0-9_]{20,}",
-    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-    r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
-]
-# keep the scheme or key name readable, hide what follows it
-_PREFIXED_PATTERNS = [
-    r"(?i:\b(?:bearer|basic)\s+)",
-    r"(?i:\b(?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret"
-    r"|secret[_-]?key|password|passwd|token)[\"']?\s*[:=]\s*[\"']?)",
-]
-_SECRET_KEYS = re.compile(
-    r"(?i)^(?:.*[_-])?(?:api[_-]?key|apikey|token|access[_-]?token|password|passwd"
-    r"|secret[_-]?value|client[_-]?secret|authorization|new[_-]?value|old[_-]?value"
-    r"|credentials?)$"
-)
-_global_secrets: set[str] = set()
-_global_lock = threading.Lock()
-_global_version = 0
-_MIN_SECRET = 4
-# every pattern above contains one of these (lowercased); a text with none of them and no
-# known secret is returned as is, which keeps masking a long export cheap
-_TRIGGERS = (
-    "sk_",
-    "rk_",
-    "whsec_",
-    "xox",
-    "gh",
-    "akia",
-    "asia",
-    "eyj",
-    "bearer",
-    "basic",
-    "key",
-    "token",
-    "secret",
-    "passw",
-)
-_TRIGGER = re.compile("|".join(re.escape(t) for t in _TRIGGERS))
-
-
-def mask(value: str) -> str:
-    """``••••0001``: at most the last 4 characters of a secret, and only of a long one."""
-    return MASK + value[-4:] if len(value) >= 12 else MASK
-
-
-def register_secret(value: str) -> None:
-    """Mask this value in everything this process writes to a journal or an export."""
-    global _global_version
-    if value and len(value) >= _MIN_SECRET:
-        with _global_lock:
-            if value not in _global_secrets:
-                _global_secrets.add(value)
-                _global_version += 1
-
-
-class Redactor:
-    """Masks known secret values and common token shapes in text and nested data."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: set[str] = {s for s in secrets if s and len(s) >= _MIN_SECRET}
-        self._version = 0
-        self._compiled_for: tuple[int, int] | None = None
-        self._known: tuple[str, ...] = ()
-        self._pattern: re.Pattern[str] | None = None
-
-    def register(self, value: str) -> None:
-        """Mask this value from now on."""
-        if value and len(value) >= _MIN_SECRET and value not in self._secrets:
-            self._secrets.add(value)
-            self._version += 1
-
-    def _regex(self) -> re.Pattern[str]:
-        stamp = (self._version, _global_version)
-        if self._pattern is None or stamp != self._compiled_for:
-            with _global_lock:
-                known = self._secrets | _global_secrets
-            # longest first, so a secret containing another is masked whole
-            self._known = tuple(sorted(known, key=len, reverse=True))
-            literal = "|".join(re.escape(s) for s in self._known)
-            parts = [f"(?P<lit>{literal})"] if literal else []
-            parts += [
-                f"(?P<pre{i}>{p})(?P<val{i}>[^\\s\"'&,;•]{{6,}})"
-                for i, p in enumerate(_PREFIXED_PATTERNS)
-            ]
-            parts += [f"(?P<tok{i}>{p})" for i, p in enumerate(_TOKEN_PATTERNS)]
-            self._pattern = re.compile("|".join(parts))
-            self._compiled_for = stamp
-        return self._pattern
-
-    @staticmethod
-    def _replace(match: re.Match[str]) -> str:
-        for name, value in match.groupdict().items():
-            if value is None:
-                continue
-            if name.startswith("pre"):
-                return value + mask(match.group("val" + name[3:]))
-            return mask(value)
-        return match.group(0)
-
-    def needs_masking(self, value: str) -> bool:
-        """Whether the text might hold a secret (a known value, or a word that precedes or
-        starts a credential); False means :meth:`text` would return it unchanged."""
-        self._regex()  # brings the registered secrets up to date
-        return _TRIGGER.search(value.lower()) is not None or (
-            bool(self._known) and any(s in value for s in self._known)
-        )
-
-    def text(self, value: str) -> str:
-        """The text with every secret in it masked."""
-        if not self.needs_masking(value):
-            return value
-        return self._regex().sub(self._replace, value)
-
-    def data(self, value: Any, key: str | None = None) -> Any:
-        """Nested dicts, lists and strings with secrets masked; a string under a key that
-        names a credential (``token``, ``password``, ``api_key``…) is masked whole."""
-        if isinstance(value, str):
-            if key is not None and _SECRET_KEYS.match(key) and value:
-                return mask(value)
-            return self.text(value)
-        if isinstance(value, dict):
-            return {k: self.data(v, str(k)) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.data(v) for v in value]
-        return value
-
-    def event(self, event: Event) -> Event:
-        """The event with its summary, actor and details masked."""
-        return event.model_copy(
-            update={
-                "summary": self.text(event.summary),
-                "actor": self.text(event.actor),
-                "details": self.data(event.details),
-            }
-        )
-
-
-def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
-    """Mask secrets in a string or nested data: ``secrets`` given here, values passed to
-    :func:`register_secret`, and common token shapes."""
-    return Redactor(secrets).data(value)
 
 
 # --------------------------------------------------------------------------- locations
@@ -396,10 +69,6 @@ def state_dir() -> Path:
 def incidents_dir() -> Path:
     """The folder holding one folder per incident."""
     return state_dir() / "incidents"
-
-
-class IncidentNotFound(JournalError):
-    """No incident with that id (or id prefix), or more than one."""
 
 
 # --------------------------------------------------------------------------- loading
@@ -514,7 +183,7 @@ class Journal:
     @classmethod
     def create(cls, incident_id: str, *, root: Path | None = None) -> Journal:
         """Make the folder and empty journal of a new incident."""
-        if not _SAFE_ID.match(incident_id):
+        if not SAFE_ID.match(incident_id):
             raise JournalError(f'"{incident_id}" cannot be an incident id (letters, digits, -_.)')
         directory = (root or incidents_dir()) / incident_id
         try:
@@ -917,7 +586,7 @@ def _last_time(fd: int, size: int) -> datetime | None:
             if match is None:
                 return None
             try:
-                return _to_utc_ms(datetime.fromisoformat(match.group(1).decode()))
+                return to_utc_ms(datetime.fromisoformat(match.group(1).decode()))
             except ValueError:
                 return None
     return None
@@ -951,7 +620,7 @@ def _fsync_dir(directory: Path) -> None:
 def find_journal(incident_id: str, *, root: Path | None = None) -> Journal:
     """The journal of the incident with this id, or the only one whose id starts so."""
     base = root or incidents_dir()
-    if not _SAFE_ID.match(incident_id):
+    if not SAFE_ID.match(incident_id):
         raise IncidentNotFound(f'"{incident_id}" is not an incident id')
     exact = base / incident_id
     if (exact / JOURNAL_FILE).is_file():
@@ -975,82 +644,3 @@ def find_journal(incident_id: str, *, root: Path | None = None) -> Journal:
     raise IncidentNotFound(
         f'no incident "{incident_id}" in {base} (`incident-tui incidents` lists them)'
     )
-
-
-@dataclass
-class IncidentSummary:
-    """What ``incident-tui incidents`` shows of one incident, folded from its journal."""
-
-    id: str
-    path: Path
-    runbook: str = "?"
-    title: str = ""
-    severity: str = "?"
-    status: str = "?"
-    declared_at: datetime | None = None
-    resolved_at: datetime | None = None
-    last_event_at: datetime | None = None
-    events: int = 0
-    warnings: list[JournalWarning] = field(default_factory=list)
-
-    @property
-    def is_open(self) -> bool:
-        return self.status != "resolved"
-
-    def age(self, now: datetime | None = None) -> timedelta | None:
-        """Time since declaration."""
-        if self.declared_at is None:
-            return None
-        return (now or utcnow()) - self.declared_at
-
-
-def summarize(
-    events: Iterable[Event], *, incident_id: str = "", path: Path | None = None
-) -> IncidentSummary:
-    """Fold events into an :class:`IncidentSummary` without needing the runbook."""
-    summary = IncidentSummary(id=incident_id, path=path or Path())
-    for event in events:
-        summary.events += 1
-        summary.last_event_at = event.time
-        details = event.details
-        if event.kind == "declared":
-            summary.runbook = str(details.get("runbook", summary.runbook))
-            summary.title = str(details.get("title", ""))
-            summary.severity = str(details.get("severity", summary.severity))
-            summary.status = str(details.get("status", "investigating"))
-            summary.declared_at = event.time
-            summary.id = str(details.get("incident_id", summary.id)) or summary.id
-        elif event.kind == "severity_changed":
-            summary.severity = str(details.get("to", summary.severity))
-        elif event.kind == "status_changed":
-            summary.status = str(details.get("to", summary.status))
-        elif event.kind == "resolved":
-            summary.status = "resolved"
-            summary.resolved_at = event.time
-        elif event.kind == "reopened":
-            summary.status = str(details.get("to", "investigating"))
-            summary.resolved_at = None
-    return summary
-
-
-def list_incidents(*, root: Path | None = None) -> list[IncidentSummary]:
-    """Every incident in the state dir, most recently declared first."""
-    base = root or incidents_dir()
-    if not base.is_dir():
-        return []
-    found = []
-    for folder in base.iterdir():
-        if not (folder / JOURNAL_FILE).is_file():
-            continue
-        journal = Journal(folder)
-        warnings: list[JournalWarning] = []
-        try:
-            summary = summarize(journal.iter_events(warnings), incident_id=folder.name, path=folder)
-        except JournalError:
-            continue
-        summary.id = folder.name
-        summary.warnings = warnings
-        found.append(summary)
-    epoch = datetime.min.replace(tzinfo=UTC)
-    found.sort(key=lambda s: (s.declared_at or epoch, s.id), reverse=True)
-    return found

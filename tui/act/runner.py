@@ -1,7 +1,10 @@
-"""Remediations run as plan -> server-side dry run -> apply -> verify -> (revert).
+"""Remediations run against the runbook's deployment: plan -> server-side dry run -> apply
+-> follow the rollout.
 
 Every change is made through the Kubernetes API exactly as kubectl would make it, previewed
 first with ``dryRun=All`` so the responder sees the server's own answer before confirming.
+``kind: http`` remediations go to :class:`tui.act.vendor.VendorCalls`. What is recorded,
+and reverting, is :class:`tui.act.session.RemediationSession`'s.
 """
 
 from __future__ import annotations
@@ -9,18 +12,33 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
-import json
 import os
-import re
-import string
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from tui.act.plan import (
+    RESTART_ANNOTATION,
+    REVISION_ANNOTATION,
+    ApplyResult,
+    Change,
+    DryRun,
+    Plan,
+    Progress,
+    VerifyResult,
+    diff_deployments,
+    fill,
+    intent,
+    mask,
+    now_rfc3339,
+    paused_observed,
+    revision_of,
+    rollout_progress,
+    with_version,
+)
+from tui.act.vendor import VendorCalls
 from tui.errors import RemediationConflict, RemediationError, SourceConflict, SourceError
 from tui.runbook import (
     HttpCall,
@@ -39,118 +57,7 @@ from tui.runbook import (
 from tui.sources.base import hint_text
 from tui.sources.kube import KubeConnection
 
-__all__ = [
-    "ApplyResult",
-    "Change",
-    "DryRun",
-    "Plan",
-    "Progress",
-    "RemediationRunner",
-    "VerifyResult",
-    "mask",
-]
-
-RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
-REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
-
-
-def mask(value: str | None) -> str:
-    """A secret as the responder may see it: never the value, only that there is one.
-
-    Stricter than :func:`tui.timeline.mask` (which keeps the last 4 characters of a long
-    value to tell keys apart in logs they already appear in): the confirmation's diff shows
-    the cluster's current key, which has never left it, and a new one the prompt promises
-    is never shown, and the dry run's changes are recorded."""
-    if not value:
-        return "(empty)"
-    return "•" * 8
-
-
-@dataclass(frozen=True)
-class Change:
-    """One line of a diff: what field, from what, to what (secret values masked)."""
-
-    field: str
-    before: str | None
-    after: str | None
-
-    def __str__(self) -> str:
-        if self.before is None:
-            return f"+ {self.field} = {self.after}"
-        if self.after is None:
-            return f"- {self.field} (was {self.before})"
-        return f"~ {self.field}: {self.before} → {self.after}"
-
-
-@dataclass
-class Plan:
-    """What will change, where, and how to undo it, in words."""
-
-    remediation: Remediation
-    context: str
-    namespace: str
-    deployment: str
-    summary: str
-    destructive: bool
-    revert: str | None
-    command: str | None
-    params: dict[str, str] = field(default_factory=dict)
-    secret_value: str | None = field(default=None, repr=False)
-    """For rotate_secret: the new value, given by the responder; never printed."""
-    seen: dict[str, Any] = field(default_factory=dict, repr=False)
-    """What the dry run saw (the deployment, the secret's version): the apply goes ahead
-    only while the cluster still has it, so a confirmed preview stays true."""
-
-    @property
-    def target(self) -> str:
-        return (
-            f"deployment/{self.deployment} in namespace {self.namespace} (context {self.context})"
-        )
-
-
-@dataclass
-class DryRun:
-    changes: list[Change]
-    warnings: list[str]
-    server_checked: bool
-    """True when the API server itself validated the change (``dryRun=All``)."""
-
-
-@dataclass
-class ApplyResult:
-    ok: bool
-    message: str
-    before: dict[str, Any] = field(default_factory=dict)
-    """What the revert needs: previous env values, the revision before, ..."""
-    writes: int = 0
-
-
-@dataclass(frozen=True)
-class Progress:
-    desired: int
-    updated: int
-    ready: int
-    available: int
-    old: int
-    done: bool
-    message: str
-
-
-@dataclass
-class VerifyResult:
-    ok: bool
-    message: str
-    timed_out: bool = False
-    last: Progress | None = None
-
-
-def _now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _fill(template: str, params: Mapping[str, str]) -> str:
-    names = [f for _, f, _, _ in string.Formatter().parse(template) if f]
-    return template.format(**{n: params.get(n, "") for n in names})
+__all__ = ["RemediationRunner"]
 
 
 class RemediationRunner:
@@ -172,6 +79,7 @@ class RemediationRunner:
         self.verify_timeout = verify_timeout
         self.poll_interval = poll_interval
         self.deployment = runbook.service.deployment
+        self.vendor = VendorCalls(runbook, self.environ, http, conn.timeout)
 
     # reading -------------------------------------------------------------------------
 
@@ -221,7 +129,7 @@ class RemediationRunner:
             for rs in data.get("items") or []
             if any(ref.get("uid") == uid for ref in rs["metadata"].get("ownerReferences") or [])
         ]
-        return sorted(owned, key=_revision, reverse=True)
+        return sorted(owned, key=revision_of, reverse=True)
 
     # plan ------------------------------------------------------------------------------
 
@@ -286,7 +194,7 @@ class RemediationRunner:
                 then = f" then restart {target}" if remediation.restart else ""
                 return f"Replace key {key} of secret/{secret} with a new value{then}."
             case HttpCall():
-                return f"{remediation.method} {_fill(remediation.url, params)}"
+                return f"{remediation.method} {fill(remediation.url, params)}"
             case Manual():
                 return remediation.command or "; ".join(remediation.steps) or remediation.title
         raise AssertionError(remediation)
@@ -336,18 +244,18 @@ class RemediationRunner:
         if checked is None or dry_run:
             return await send(body)
         try:
-            return await send(_with_version(body, checked["metadata"]["resourceVersion"]))
+            return await send(with_version(body, checked["metadata"]["resourceVersion"]))
         except RemediationConflict:
             now = await self.read_deployment()
-            if _intent(now) != _intent(checked):
+            if intent(now) != intent(checked):
                 raise
-            return await send(_with_version(body, now["metadata"]["resourceVersion"]))
+            return await send(with_version(body, now["metadata"]["resourceVersion"]))
 
     async def _patch_secret(
         self, name: str, body: Any, dry_run: bool, version: str | None = None
     ) -> dict[str, Any]:
         if version is not None and not dry_run:
-            body = _with_version(body, version)
+            body = with_version(body, version)
         return await self._get(
             f"patch secret/{name}",
             self.conn.api.patch_namespaced_secret_without_preload_content(
@@ -368,16 +276,16 @@ class RemediationRunner:
         if to_revision is None:
             chosen = sets[1]
         else:
-            matches = [rs for rs in sets if _revision(rs) == to_revision]
+            matches = [rs for rs in sets if revision_of(rs) == to_revision]
             if not matches:
-                known = ", ".join(str(_revision(rs)) for rs in sets)
+                known = ", ".join(str(revision_of(rs)) for rs in sets)
                 raise RemediationError(
                     f"deployment/{self.deployment} has no revision {to_revision} (known: {known})."
                 )
             chosen = matches[0]
         template = copy.deepcopy(chosen["spec"]["template"])
         template.get("metadata", {}).get("labels", {}).pop("pod-template-hash", None)
-        return template, str(_revision(chosen))
+        return template, str(revision_of(chosen))
 
     async def _change(
         self, plan: Plan, dry_run: bool
@@ -423,7 +331,7 @@ class RemediationRunner:
                 body = {
                     "spec": {
                         "template": {
-                            "metadata": {"annotations": {RESTART_ANNOTATION: _now_rfc3339()}}
+                            "metadata": {"annotations": {RESTART_ANNOTATION: now_rfc3339()}}
                         }
                     }
                 }
@@ -496,7 +404,7 @@ class RemediationRunner:
                     body = {
                         "spec": {
                             "template": {
-                                "metadata": {"annotations": {RESTART_ANNOTATION: _now_rfc3339()}}
+                                "metadata": {"annotations": {RESTART_ANNOTATION: now_rfc3339()}}
                             }
                         }
                     }
@@ -523,7 +431,7 @@ class RemediationRunner:
         now (a second responder changed it meanwhile): the confirmed preview is stale.
         Status written back by the controllers is not a change of intent."""
         seen = plan.seen.get("deployment")
-        if seen is None or _intent(seen) == _intent(now):
+        if seen is None or intent(seen) == intent(now):
             return
         # the fields only: their values were set by someone else and may be secrets
         changes = [c.field for c in diff_deployments(seen, now)] or ["its spec"]
@@ -545,7 +453,7 @@ class RemediationRunner:
             )
         if isinstance(rem, HttpCall):
             return DryRun(
-                [Change("request", None, self._http_preview(rem, plan.params))],
+                [Change("request", None, self.vendor.preview(rem, plan.params))],
                 ["Vendor APIs have no dry run: this shows the request that will be sent."],
                 False,
             )
@@ -574,7 +482,7 @@ class RemediationRunner:
         if isinstance(rem, Manual):
             return ApplyResult(True, f"Marked done by hand: {rem.title}.")
         if isinstance(rem, HttpCall):
-            return await self._call_vendor(rem, plan.params)
+            return await self.vendor.call(rem, plan.params)
         _, undo, changes = await self._change(plan, dry_run=False)
         described = "; ".join(str(c) for c in changes) or "no change"
         return ApplyResult(True, f"{plan.summary} Applied: {described}.", undo, 1)
@@ -598,7 +506,7 @@ class RemediationRunner:
                 on_progress(progress)
             last = progress
             if isinstance(rem, RolloutPause):
-                if _paused_observed(deployment):
+                if paused_observed(deployment):
                     return VerifyResult(
                         True, f"deployment/{self.deployment} is paused.", last=progress
                     )
@@ -613,255 +521,3 @@ class RemediationRunner:
                     last=progress,
                 )
             await asyncio.sleep(self.poll_interval)
-
-    async def revert(self, plan: Plan, applied: ApplyResult) -> ApplyResult:
-        """Undo an applied remediation the way its runbook entry says."""
-        rem = plan.remediation
-        spec = rem.revert
-        if spec is None:
-            raise RemediationError(f'"{rem.title}" has no revert in the runbook.')
-        if spec.kind == "manual":
-            return ApplyResult(True, f"Revert by hand: {spec.note or rem.title}.")
-        if spec.kind == "remediation":
-            assert spec.remediation is not None
-            other = self.runbook.remediation(spec.remediation)
-            other_plan = self.plan(other, plan.params)
-            return await self.apply(other_plan)
-        if spec.kind == "rollout_undo":
-            revision = applied.before.get("revision")
-            undo = RolloutUndo(
-                id=f"{rem.id}-revert",
-                title=f"Revert {rem.title}",
-                kind="rollout_undo",
-                to_revision=int(revision) if revision and str(revision).isdigit() else None,
-            )
-            return await self.apply(self.plan(undo))
-        # previous_env
-        previous = applied.before.get("env")
-        if not isinstance(previous, dict) or not isinstance(rem, SetEnv):
-            raise RemediationError(f'"{rem.title}" has no previous values to restore.')
-        restore = SetEnv(
-            id=f"{rem.id}-revert",
-            title=f"Revert {rem.title}",
-            kind="set_env",
-            env=previous,
-            container=rem.container,
-        )
-        return await self.apply(self.plan(restore))
-
-    # vendor calls ----------------------------------------------------------------------
-
-    def _token(self, rem: HttpCall) -> str | None:
-        if rem.auth_env is None:
-            return None
-        token = self.environ.get(rem.auth_env)
-        if not token:
-            raise RemediationError(
-                f'"{rem.title}" needs a token in the environment variable {rem.auth_env}, which is not set.'
-            )
-        return token
-
-    def _http_preview(self, rem: HttpCall, params: Mapping[str, str]) -> str:
-        auth = (
-            f" with Authorization: Bearer {mask('x')} (from ${rem.auth_env})"
-            if rem.auth_env
-            else ""
-        )
-        body = f" body {json.dumps(rem.body)}" if rem.body else ""
-        return f"{rem.method} {_fill(rem.url, params)}{auth}{body}"
-
-    async def _send(
-        self,
-        client: httpx.AsyncClient,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        body: Any,
-        expect: list[int],
-    ) -> httpx.Response:
-        try:
-            response = await client.request(
-                method, url, headers=headers, json=body, timeout=self.conn.timeout
-            )
-        except httpx.HTTPError as exc:
-            raise RemediationError(f"{method} {url} failed: {type(exc).__name__}.") from None
-        if response.status_code not in expect:
-            kind = {401: "auth_expired", 403: "forbidden"}.get(response.status_code, "server_error")
-            raise RemediationError(
-                f"{method} {url} answered {response.status_code}.",
-                hint=hint_text(self.runbook, "remediation", kind),
-            )
-        return response
-
-    async def _call_vendor(self, rem: HttpCall, params: Mapping[str, str]) -> ApplyResult:
-        client = self.http or httpx.AsyncClient()
-        headers = dict(rem.headers)
-        token = self._token(rem)
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        url = _fill(rem.url, params)
-        try:
-            response = await self._send(
-                client, rem.method, url, headers, rem.body, rem.expect_status
-            )
-            if rem.each is None or rem.then is None:
-                return ApplyResult(True, f"{rem.method} {url} answered {response.status_code}.")
-            try:
-                items = select(response.json(), rem.each)
-            except ValueError:
-                raise RemediationError(
-                    f"{rem.method} {url} answered with a body that is not JSON."
-                ) from None
-            done = []
-            for item in items:
-                step_url = _fill(rem.then.url, {**params, "item": str(item)})
-                await self._send(
-                    client,
-                    rem.then.method,
-                    step_url,
-                    headers,
-                    rem.then.body,
-                    rem.then.expect_status,
-                )
-                done.append(str(item))
-            return ApplyResult(
-                True,
-                f"{rem.then.method} sent for {len(done)} item{'s' if len(done) != 1 else ''}"
-                + (f": {', '.join(done)}." if done else " (the list was empty)."),
-                {"items": done},
-                len(done),
-            )
-        finally:
-            if self.http is None:
-                await client.aclose()
-
-
-def select(data: Any, path: str) -> list[Any]:
-    """The values a jq-style path names: ``.[].id``, ``.data[].id``, ``.items``."""
-    values = [data]
-    for part in re.findall(r"\.?([A-Za-z0-9_-]+)|(\[\])", path):
-        key, every = part
-        next_values: list[Any] = []
-        for value in values:
-            if every:
-                if isinstance(value, list):
-                    next_values.extend(value)
-            elif isinstance(value, dict) and key in value:
-                next_values.append(value[key])
-        values = next_values
-    return values
-
-
-def _revision(rs: dict[str, Any]) -> int:
-    value = (rs.get("metadata", {}).get("annotations") or {}).get(REVISION_ANNOTATION, "0")
-    try:
-        return int(value)
-    except ValueError:
-        return 0
-
-
-def _paused_observed(deployment: dict[str, Any]) -> bool:
-    if not deployment["spec"].get("paused"):
-        return False
-    meta, status = deployment["metadata"], deployment.get("status") or {}
-    return int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
-
-
-def rollout_progress(deployment: dict[str, Any]) -> Progress:
-    """The rollout's state the way ``kubectl rollout status`` judges it."""
-    spec, status, meta = deployment["spec"], deployment.get("status") or {}, deployment["metadata"]
-    desired = int(spec.get("replicas", 1))
-    updated = int(status.get("updatedReplicas") or 0)
-    ready = int(status.get("readyReplicas") or 0)
-    available = int(status.get("availableReplicas") or 0)
-    total = int(status.get("replicas") or 0)
-    old = max(0, total - updated)
-    observed = int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
-    for condition in status.get("conditions") or []:
-        if (
-            condition.get("type") == "Progressing"
-            and condition.get("reason") == "ProgressDeadlineExceeded"
-        ):
-            return Progress(
-                desired, updated, ready, available, old, False, "progress deadline exceeded"
-            )
-    if not observed:
-        message = "waiting for the controller to see the change"
-    elif updated < desired:
-        message = f"{updated} of {desired} updated replicas"
-    elif old > 0:
-        message = f"{old} old replicas pending termination"
-    elif available < updated:
-        message = f"{available} of {updated} updated replicas available"
-    else:
-        return Progress(
-            desired, updated, ready, available, old, True, f"{available}/{desired} replicas ready"
-        )
-    return Progress(desired, updated, ready, available, old, False, message)
-
-
-def _env_of(deployment: dict[str, Any]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for container in deployment["spec"]["template"]["spec"].get("containers") or []:
-        for env in container.get("env") or []:
-            if "value" in env:
-                shown = str(env["value"])
-            elif "valueFrom" in env:
-                ref = env["valueFrom"].get("secretKeyRef")
-                shown = (
-                    f"from secret {ref.get('name')}/{ref.get('key')}"
-                    if ref
-                    else "(from a reference)"
-                )
-            else:
-                shown = ""
-            values[f"{container['name']}.env.{env['name']}"] = shown
-        values[f"{container['name']}.image"] = str(container.get("image"))
-    return values
-
-
-def _with_version(body: Any, version: str) -> Any:
-    """A patch that the API server applies only while the object is at ``version``."""
-    if isinstance(body, list):  # a JSON patch
-        return [{"op": "replace", "path": "/metadata/resourceVersion", "value": version}, *body]
-    metadata = {**body.get("metadata", {}), "resourceVersion": version}
-    return {**body, "metadata": metadata}
-
-
-def _intent(deployment: dict[str, Any]) -> Any:
-    """What a person changes in a deployment (not what its controller writes back)."""
-    meta = deployment.get("metadata", {})
-    return {
-        "spec": deployment.get("spec"),
-        "labels": meta.get("labels"),
-        "annotations": {
-            k: v for k, v in (meta.get("annotations") or {}).items() if k != REVISION_ANNOTATION
-        },
-    }
-
-
-def diff_deployments(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
-    """The fields a responder cares about that differ: env, image, template annotations,
-    replicas, paused."""
-    changes: list[Change] = []
-    old_env, new_env = _env_of(before), _env_of(after)
-    for key in sorted(old_env.keys() | new_env.keys()):
-        if old_env.get(key) != new_env.get(key):
-            changes.append(Change(key, old_env.get(key), new_env.get(key)))
-    old_ann = (before["spec"]["template"].get("metadata") or {}).get("annotations") or {}
-    new_ann = (after["spec"]["template"].get("metadata") or {}).get("annotations") or {}
-    for key in sorted(old_ann.keys() | new_ann.keys()):
-        if old_ann.get(key) != new_ann.get(key):
-            changes.append(
-                Change(f"template.annotations.{key}", old_ann.get(key), new_ann.get(key))
-            )
-    for key in ("replicas", "paused"):
-        if before["spec"].get(key) != after["spec"].get(key):
-            changes.append(
-                Change(f"spec.{key}", _text(before["spec"].get(key)), _text(after["spec"].get(key)))
-            )
-    return changes
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value).lower() if isinstance(value, bool) else str(value)

@@ -1,0 +1,1 @@
+"""The simulated Kubernetes cluster and the API server in front of it."""
