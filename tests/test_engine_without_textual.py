@@ -4,36 +4,30 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-ENGINE = [
-    "tui.sources",
-    "tui.sources.base",
-    "tui.sources.statuspage",
-    "tui.sources.prometheus",
-    "tui.sources.kube",
-    "tui.sources.hub",
-    "tui.signals",
-    "tui.act.plan",
-    "tui.act.runner",
-    "tui.act.session",
-    "tui.act.guide",
-    "tui.decision",
-    "tui.settings",
-    "tui.runbook",
-    "tui.record.event",
-    "tui.record.secrets",
-    "tui.record.journal",
-    "tui.record.listing",
-    "tui.record.checklists",
-    "tui.record.state",
-    "tui.record.incident",
-    "tui.record.postmortem",
-    "tui.record.bundle",
-    "tui.record.store",
-]
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("tui/act", "tui/record", "tui/runbook", "tui/sources")
+MODULES = ("tui.decision", "tui.settings", "tui.signals")
+
+
+def engine_modules() -> list[str]:
+    """Every module of the engine's packages, and its loose modules."""
+    found = list(MODULES)
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            found.append(".".join(parts))
+    return found
+
+
+ENGINE = engine_modules()
 
 
 def test_engine_modules_do_not_import_textual() -> None:
+    assert "tui.record.store" in ENGINE and "tui.runbook.loader" in ENGINE, ENGINE
     code = (
         "import sys\n"
         + "".join(f"import {name}\n" for name in ENGINE)

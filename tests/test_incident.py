@@ -10,11 +10,11 @@ import pytest
 
 from tui.decision import ranked_remediations
 from tui.errors import IllegalStatusChange, IncidentError, UnknownReference, UnknownSeverity
-from tui.record.checklists import checklist_entries, find_checklist_entry
 from tui.record.event import Event
 from tui.record.incident import Incident
 from tui.record.journal import Journal
 from tui.runbook import load_runbook
+from tui.runbook.checklists import checklist_entries, find_checklist_entry
 
 RUNBOOK = load_runbook(Path(__file__).parent / "golden" / "runbooks" / "acme.yaml")
 START = datetime(2025, 3, 1, 14, 0, tzinfo=UTC)

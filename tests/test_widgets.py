@@ -20,9 +20,9 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.decision import Readings, dominant_category, evaluate, ranked_remediations
-from tui.record.checklists import all_checklist_ids, checklist_entries, find_checklist_entry
 from tui.record.event import Event
 from tui.runbook import Runbook, discover_runbooks
+from tui.runbook.checklists import all_checklist_ids, checklist_entries, find_checklist_entry
 from tui.signals import (
     Component,
     Health,

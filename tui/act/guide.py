@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from tui.errors import IncidentTuiError
-from tui.record.checklists import ChecklistEntry, checklist_entries, find_checklist_entry
 from tui.runbook import Runbook
+from tui.runbook.checklists import ChecklistEntry, checklist_entries, find_checklist_entry
 
 __all__ = ["GuideStep", "first_guide", "guide_steps"]
 

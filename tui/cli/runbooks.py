@@ -46,7 +46,7 @@ def runbooks_list(ctx: click.Context) -> None:
 @click.pass_context
 def runbooks_show(ctx: click.Context, runbook_id: str) -> None:
     """Show one runbook, readably."""
-    from tui.runbook_view import render_runbook
+    from tui.runbook.view import render_runbook
 
     book = load_context_catalog(ctx).get(runbook_id)
     show(render_runbook(book))

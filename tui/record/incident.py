@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 from tui.decision import evidence_text, override_words
 from tui.errors import IllegalStatusChange, IncidentError
-from tui.record.checklists import find_checklist_entry
 from tui.record.event import Event, EventKind, utcnow
 from tui.record.state import (
     _BACKEND_NAMES,
@@ -35,6 +34,7 @@ from tui.record.state import (
     describe_remediation,
 )
 from tui.runbook import Runbook
+from tui.runbook.checklists import find_checklist_entry
 from tui.signals import format_value
 
 __all__ = ["Incident"]

@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tui.decision import Answer, evidence_text, ranked_remediations
-from tui.record.checklists import all_checklist_ids, checklist_entries
 from tui.record.event import utcnow
 from tui.record.incident import Incident
 from tui.record.secrets import Redactor
 from tui.record.state import RemediationRun
 from tui.runbook import DecisionNode, Postmortem, PostmortemSection
+from tui.runbook.checklists import all_checklist_ids, checklist_entries
 
 __all__ = ["error_type", "render_postmortem"]
 

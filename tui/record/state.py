@@ -44,9 +44,9 @@ from typing import Any, Literal, cast, get_args
 
 from tui.decision import Answer, DecisionPath, walk
 from tui.errors import IncidentError, UnknownReference, UnknownSeverity
-from tui.record.checklists import checklist_entries
 from tui.record.event import Event, default_actor, utcnow
 from tui.runbook import DecisionNode, Runbook, Severity
+from tui.runbook.checklists import checklist_entries
 from tui.signals import AlertLevel, MetricReading
 
 __all__ = [
