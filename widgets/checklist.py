@@ -14,8 +14,8 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from tui.inert import inert
-from tui.record.checklists import ChecklistEntry, all_checklist_ids, checklist_entries
 from tui.runbook import Runbook, format_duration
+from tui.runbook.checklists import ChecklistEntry, all_checklist_ids, checklist_entries
 from widgets.steady_tree import SteadyTree
 
 __all__ = ["ChecklistView", "Line"]
