@@ -30,7 +30,7 @@ from tui.record.event import Event, new_incident_id
 from tui.record.incident import Incident
 from tui.record.journal import Journal
 from tui.runbook import discover_runbooks
-from tui.screens.act import ConfirmScreen
+from tui.screens.remediate import ConfirmScreen
 from tui.settings import Settings, load_settings
 
 __all__ = [

@@ -19,17 +19,15 @@ from test_comms import CATALOG, Clock, offline_app
 from textual.widgets import Button, Input, Static
 
 from tui.app import IncidentApp
-from tui.screens.act import (
+from tui.screens.modals import (
     ChoiceScreen,
     CommandScreen,
-    ConfirmScreen,
     EscalationScreen,
     ExportScreen,
     PromptScreen,
-    RemediationScreen,
-    RolloutGuideScreen,
     due_level,
 )
+from tui.screens.remediate import ConfirmScreen, RemediationScreen, RolloutGuideScreen
 from widgets.checklist import ChecklistView
 from widgets.decision_tree import DecisionTreeView
 

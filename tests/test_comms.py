@@ -23,7 +23,7 @@ from tui.record.event import new_incident_id
 from tui.record.incident import Incident
 from tui.record.journal import Journal
 from tui.runbook import discover_runbooks
-from tui.screens.act import CommsScreen
+from tui.screens.modals import CommsScreen
 from tui.settings import load_settings
 
 CATALOG = discover_runbooks()

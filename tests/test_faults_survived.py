@@ -41,7 +41,7 @@ from tui.record.incident import Incident
 from tui.record.journal import Journal
 from tui.record.store import open_incident
 from tui.runbook import discover_runbooks
-from tui.screens.act import ConfirmScreen, RemediationScreen
+from tui.screens.remediate import ConfirmScreen, RemediationScreen
 from tui.settings import load_settings
 from tui.signals import SourceFault
 from tui.sources.base import FaultTracker

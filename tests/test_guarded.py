@@ -25,7 +25,7 @@ from sandbox_helpers import running_sandbox, wait_until
 from textual.widgets import Button, Input, Static
 
 from tui.app import IncidentApp
-from tui.screens.act import RemediationScreen
+from tui.screens.remediate import RemediationScreen
 
 DEPLOYMENT = "clay-integration"
 

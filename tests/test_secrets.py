@@ -24,7 +24,7 @@ from app_helpers import (
 from sandbox_helpers import running_sandbox, wait_until
 from textual.widgets import Input
 
-from tui.screens.act import RemediationScreen
+from tui.screens.remediate import RemediationScreen
 
 DEPLOYMENT = "clay-integration"
 

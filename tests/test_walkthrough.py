@@ -9,7 +9,8 @@ import pytest
 from app_helpers import cockpit, events_of, press, settle
 from sandbox_helpers import running_sandbox, wait_until
 
-from tui.screens.act import ConfirmScreen, ExportScreen, PromptScreen, RemediationScreen
+from tui.screens.modals import ExportScreen, PromptScreen
+from tui.screens.remediate import ConfirmScreen, RemediationScreen
 from widgets.decision_tree import DecisionTreeView
 
 

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -26,6 +27,8 @@ from tui.record.event import Event, utcnow
 from tui.record.incident import Incident
 from tui.record.journal import Journal
 from tui.screens.actions import ACT_BINDINGS, IncidentActions
+from tui.screens.remediating import RemediationActions
+from tui.screens.replay import ReplayControls
 from tui.settings import Settings
 from tui.signals import (
     Health,
@@ -68,7 +71,7 @@ WIDE = (120, 40)
 """At this size and above every pane shows; below it the panes become tabs."""
 
 
-class DashboardScreen(IncidentActions, Screen[None]):
+class DashboardScreen(IncidentActions, RemediationActions, ReplayControls, Screen[None]):
     """One incident, live."""
 
     BINDINGS = [
@@ -359,39 +362,6 @@ class DashboardScreen(IncidentActions, Screen[None]):
         groups = ranked_remediations(path.leaf, [dominant]) if path.leaf else []
         self.query_one(DecisionTreeView).show(path, groups)
 
-    # ---------------------------------------------------------------- replay
-
-    _replay_at = 0
-
-    def action_replay_step(self, step: int) -> None:
-        """Left/right in a replay: move through the recorded events."""
-        if not (self.read_only and self.replay_events):
-            return
-        at = max(0, min(len(self.replay_events) - 1, self._replay_at + step))
-        if at != self._replay_at:
-            self._replay_at = at
-            self._show_replay()
-
-    def _show_replay(self) -> None:
-        """The panes as the record has them at the current event."""
-        shown = self.replay_events[: self._replay_at + 1]
-        state = Incident.from_events(self.runbook, shown, clock=lambda: shown[-1].time)
-        self.incident = state
-        self.query_one(TimelineView).set_events(shown)
-        self.query_one(ChecklistView).show(set(state.checked))
-        metrics = state.metrics_on_record()
-        self.metrics = {m.signal_id: m for m in metrics}
-        self.query_one(ErrorRatesPane).show(metrics, None, shown[-1].time)
-        self.refresh_decision()
-        event = shown[-1]
-        elapsed = event.time - shown[0].time
-        self.query_one("#replay-bar", Static).update(
-            f"REPLAY (read-only) · event {self._replay_at + 1}/{len(self.replay_events)}"
-            f" · {event.time:%Y-%m-%d %H:%M:%S} UTC (+{str(elapsed).split('.')[0]})"
-            f" · {_escape(event.summary)} · ←/→ step"
-        )
-        self.tick_at(event.time)
-
     def tick_at(self, now: datetime) -> None:
         incident = self.incident
         due = incident.next_update_due()
@@ -630,7 +600,7 @@ class DashboardScreen(IncidentActions, Screen[None]):
         if view.evicted:
             parts.append(f"{view.evicted:,} older lines out of the buffer")
         if view.filter_text:
-            parts.append(f"filter /{_escape(view.filter_text)}/")
+            parts.append(f"filter /{escape(view.filter_text)}/")
         if view.errors_only:
             parts.append("errors only")
         if not view.following:
@@ -692,10 +662,6 @@ class DashboardScreen(IncidentActions, Screen[None]):
         if self._sources is not None:
             with contextlib.suppress(Exception):
                 await self._sources.close()
-
-
-def _escape(text: str) -> str:
-    return text.replace("[", r"\[")
 
 
 def _settle_heap() -> None:

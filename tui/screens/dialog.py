@@ -9,14 +9,39 @@ the first close counts; every later one is ignored.
 
 from __future__ import annotations
 
-from typing import TypeVar
+import contextlib
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from textual.await_complete import AwaitComplete
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 
-__all__ = ["Dialog"]
+__all__ = ["Dialog", "dialog_css", "while_shown"]
 
 ResultT = TypeVar("ResultT")
+
+_DIALOG_CSS = """
+    {name} {{
+        align: center middle;
+        & > .box {{
+            width: 96; max-width: 100%; height: auto; max-height: 90%;
+            border: round $accent; background: $surface; padding: 0 1;
+        }}
+        & .buttons {{ height: auto; align-horizontal: right; margin-top: 1; }}
+        & .buttons Button {{ margin-left: 1; }}
+        & .error {{ color: $text-error; }}
+        & .hint {{ color: $text-warning; }}
+        & .muted {{ color: $text-muted; }}
+    }}
+"""
+
+
+def dialog_css(name: str, extra: str = "") -> str:
+    """The look every dialog shares (a centred box, its buttons, errors and hints), for the
+    dialog class ``name``, and ``extra`` rules of its own."""
+    return _DIALOG_CSS.format(name=name) + extra
 
 
 async def _nothing() -> None:
@@ -45,3 +70,24 @@ class Dialog(ModalScreen[ResultT]):
         # must not reach ``dismiss`` a second time through it either
         if not self._answered:
             await super().action_dismiss(result)
+
+
+_Method = TypeVar("_Method", bound=Callable[..., None])
+
+
+def while_shown(method: _Method) -> _Method:
+    """For updates a worker sends to a screen that may not be shown yet or may already be
+    closed: one that comes while the screen is still mounting (its ``on_mount`` may have run
+    already) waits in the screen's queue until it is; once the screen is gone (its widgets
+    removed, its queue closed), the update is dropped."""
+
+    @functools.wraps(method)
+    def update(self: Any, *args: Any, **kwargs: Any) -> None:
+        if not self.is_mounted:
+            # processed after mounting ends; refused (dropped) by a closed screen
+            self.call_later(update, self, *args, **kwargs)
+            return
+        with contextlib.suppress(NoMatches):
+            method(self, *args, **kwargs)
+
+    return update  # type: ignore[return-value]

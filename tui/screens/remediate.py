@@ -1,6 +1,6 @@
-"""The modal screens the responder acts through: confirm a remediation, follow it, copy a
-command, write a note, pick a severity or status, send an update, export, escalate, and the
-guided gradual rollout.
+"""The dialogs of a remediation: confirm it (inputs, the server's dry run, the typed name of
+a destructive one), follow it (rollout progress, the result, revert), and the guided
+gradual rollout.
 
 Widget ids are stable (tests drive them):
 
@@ -13,114 +13,41 @@ Widget ids are stable (tests drive them):
 - ``RemediationScreen`` (id ``remediation``): ``#run-stage``, ``#rollout-bar``,
   ``#rollout-status``, ``#run-result``, ``#run-hint``, ``#close``, ``#revert``.
   Dismisses with ``"revert"`` or None (closing it while it runs leaves it running).
-- ``CommandScreen`` (id ``command``): ``#command-text``; ``c`` copies.
-- ``PromptScreen`` (id ``prompt``): ``#prompt-input``, ``#prompt-error``.
-- ``ChoiceScreen`` (id ``choice``): ``#choices`` (an OptionList; option ids are the values).
-- ``CommsScreen`` (id ``comms``): ``#comms-internal`` / ``#comms-external`` (TextAreas),
-  ``#copy-internal``, ``#copy-external``, ``#post-internal``, ``#comms-status``.
-- ``ExportScreen`` (id ``export``): ``#export-progress``, ``#export-status``,
-  ``#export-paths``.
-- ``EscalationScreen`` (id ``escalation``): ``#escalation-body``.
 - ``RolloutGuideScreen`` (id ``rollout-guide``): ``#guide-steps``, ``#guide-now``,
   ``#guide-countdown``, ``#guide-signals``, ``#continue``, ``#undo``, ``#stop``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import re
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, ClassVar
 
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.css.query import NoMatches
 from textual.widgets import (
     Button,
     Input,
-    LoadingIndicator,
-    OptionList,
     ProgressBar,
     Static,
-    TextArea,
 )
-from textual.widgets.option_list import Option
 
 from tui.act.guide import GuideStep
 from tui.act.plan import DryRun, Plan, Progress
-from tui.act.session import Preview
-from tui.comms import Draft, drafts, post_to_slack
-from tui.errors import CommsError, IncidentError
-from tui.record.incident import Incident
+from tui.act.session import Preview, sentence
 from tui.runbook import (
-    Escalation,
-    EscalationLevel,
     Remediation,
     RotateSecret,
     SetImage,
-    format_duration,
 )
-from tui.screens.dialog import Dialog
+from tui.screens.dialog import Dialog, dialog_css, while_shown
 
-__all__ = [
-    "ChoiceScreen",
-    "CommandScreen",
-    "CommsScreen",
-    "ConfirmScreen",
-    "EscalationScreen",
-    "ExportScreen",
-    "PromptScreen",
-    "RemediationScreen",
-    "RolloutGuideScreen",
-    "due_level",
-]
-
-_MODAL_CSS = """
-    {name} {{
-        align: center middle;
-        & > .box {{
-            width: 96; max-width: 100%; height: auto; max-height: 90%;
-            border: round $accent; background: $surface; padding: 0 1;
-        }}
-        & .buttons {{ height: auto; align-horizontal: right; margin-top: 1; }}
-        & .buttons Button {{ margin-left: 1; }}
-        & .error {{ color: $text-error; }}
-        & .hint {{ color: $text-warning; }}
-        & .muted {{ color: $text-muted; }}
-    }}
-"""
-
-
-def _css(name: str, extra: str = "") -> str:
-    return _MODAL_CSS.format(name=name) + extra
-
-
-_Method = TypeVar("_Method", bound=Callable[..., None])
-
-
-def _while_shown(method: _Method) -> _Method:
-    """For updates a worker sends to a screen that may not be shown yet or may already be
-    closed: one that comes while the screen is still mounting (its ``on_mount`` may have run
-    already) waits in the screen's queue until it is; once the screen is gone (its widgets
-    removed, its queue closed), the update is dropped."""
-
-    @functools.wraps(method)
-    def update(self: Any, *args: Any, **kwargs: Any) -> None:
-        if not self.is_mounted:
-            # processed after mounting ends; refused (dropped) by a closed screen
-            self.call_later(update, self, *args, **kwargs)
-            return
-        with contextlib.suppress(NoMatches):
-            method(self, *args, **kwargs)
-
-    return update  # type: ignore[return-value]
+__all__ = ["ConfirmScreen", "RemediationScreen", "RolloutGuideScreen", "describe", "needs_inputs"]
 
 
 # --------------------------------------------------------------------------- confirm
@@ -153,7 +80,7 @@ class ConfirmScreen(Dialog[Plan | None]):
     """Preview a remediation and confirm it: ``y`` (or Apply) for a non-destructive one; a
     destructive one only once the deployment's name is typed exactly. Focus starts on Cancel."""
 
-    DEFAULT_CSS = _css(
+    DEFAULT_CSS = dialog_css(
         "ConfirmScreen",
         """
         ConfirmScreen #confirm-body { height: auto; }
@@ -283,7 +210,7 @@ class ConfirmScreen(Dialog[Plan | None]):
         try:
             preview = await self.prepare(params, secret)
         except Exception as error:
-            preview = Preview(error=_sentence(error))
+            preview = Preview(error=sentence(error))
         self.remove_class("-loading")
         self.show_preview(preview)
 
@@ -394,11 +321,6 @@ def describe(plan: Plan, dry_run: DryRun | None) -> Text:
     return text
 
 
-def _sentence(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
 # --------------------------------------------------------------------------- progress
 
 
@@ -406,7 +328,7 @@ class RemediationScreen(Dialog[str | None]):
     """Follows an applied remediation: the rollout's progress, then the result, the
     runbook's hint on failure, and Revert where the runbook defines one."""
 
-    DEFAULT_CSS = _css(
+    DEFAULT_CSS = dialog_css(
         "RemediationScreen",
         """
         RemediationScreen #rollout-bar { margin: 1 0; }
@@ -444,11 +366,11 @@ class RemediationScreen(Dialog[str | None]):
     def on_mount(self) -> None:
         self.query_one("#close", Button).focus()
 
-    @_while_shown
+    @while_shown
     def stage(self, text: str) -> None:
         self.query_one("#run-stage", Static).update(text)
 
-    @_while_shown
+    @while_shown
     def progress(self, progress: Progress) -> None:
         bar = self.query_one("#rollout-bar", ProgressBar)
         bar.update(total=max(progress.desired, 1), progress=min(progress.updated, progress.desired))
@@ -471,7 +393,7 @@ class RemediationScreen(Dialog[str | None]):
         self.ok = ok
         self._show_result(ok, message, hint, can_revert, can_retry, stage)
 
-    @_while_shown
+    @while_shown
     def _show_result(
         self,
         ok: bool,
@@ -511,360 +433,6 @@ class RemediationScreen(Dialog[str | None]):
         self.dismiss(None)
 
 
-# --------------------------------------------------------------------------- small modals
-
-
-class CommandScreen(Dialog[None]):
-    """A triage command, ready to copy (``c``: to the clipboard through the terminal)."""
-
-    DEFAULT_CSS = _css("CommandScreen", "CommandScreen #command-text { margin: 1 0; }")
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "dismiss", "Close"),
-        Binding("c", "copy", "Copy"),
-    ]
-
-    def __init__(self, title: str, command: str, description: str | None = None) -> None:
-        super().__init__(id="command")
-        self.heading = title
-        self.command = command
-        self.description = description
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="box") as box:
-            box.border_title = self.heading
-            if self.description:
-                yield Static(escape(self.description), classes="muted")
-            yield Static(Text(self.command, style="bold"), id="command-text")
-            yield Static("c copies it · Esc closes", classes="muted")
-
-    def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.command)
-        self.notify("Command copied to the clipboard.")
-
-
-class PromptScreen(Dialog[str | None]):
-    """One line of text: Enter gives it, Escape gives None."""
-
-    DEFAULT_CSS = _css("PromptScreen")
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(
-        self,
-        title: str,
-        *,
-        placeholder: str = "",
-        required: bool = True,
-        help_text: str | None = None,
-        value: str = "",
-    ) -> None:
-        super().__init__(id="prompt")
-        self.heading = title
-        self.placeholder = placeholder
-        self.required = required
-        self.help_text = help_text
-        self.value = value
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="box") as box:
-            box.border_title = self.heading
-            if self.help_text:
-                yield Static(escape(self.help_text), classes="muted")
-            yield Input(self.value, placeholder=self.placeholder, id="prompt-input")
-            yield Static("", id="prompt-error", classes="error")
-            yield Static("Enter saves · Esc cancels", classes="muted")
-
-    def on_mount(self) -> None:
-        self.query_one("#prompt-input", Input).focus()
-
-    @on(Input.Submitted, "#prompt-input")
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        text = " ".join(event.value.split())
-        if self.required and not text:
-            self.query_one("#prompt-error", Static).update("Write something, or Esc to cancel.")
-            return
-        self.dismiss(text)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class ChoiceScreen(Dialog[str | None]):
-    """Pick one of a list (Enter), or Escape for none."""
-
-    DEFAULT_CSS = _css("ChoiceScreen", "ChoiceScreen #choices { height: auto; max-height: 20; }")
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(
-        self,
-        title: str,
-        choices: Sequence[tuple[str, str | Text]],
-        *,
-        current: str | None = None,
-        help_text: str | None = None,
-    ) -> None:
-        super().__init__(id="choice")
-        self.heading = title
-        self.choices = list(choices)
-        self.current = current
-        self.help_text = help_text
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="box") as box:
-            box.border_title = self.heading
-            if self.help_text:
-                yield Static(escape(self.help_text), classes="muted")
-            yield OptionList(
-                *(Option(label, id=value) for value, label in self.choices), id="choices"
-            )
-            yield Static("Enter picks · Esc cancels", classes="muted")
-
-    def on_mount(self) -> None:
-        options = self.query_one("#choices", OptionList)
-        values = [value for value, _ in self.choices]
-        if self.current in values:
-            options.highlighted = values.index(self.current)
-        options.focus()
-
-    @on(OptionList.OptionSelected, "#choices")
-    def _picked(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        self.dismiss(event.option.id)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-# --------------------------------------------------------------------------- comms
-
-
-class CommsScreen(Dialog[None]):
-    """The runbook's internal (Slack) and external (status page) updates, filled from the
-    incident and editable; copy either (ctrl+y copies the one being edited), post the
-    internal one to Slack."""
-
-    DEFAULT_CSS = _css(
-        "CommsScreen",
-        """
-        CommsScreen > .box { width: 110; }
-        CommsScreen TextArea { height: 9; }
-        CommsScreen .draft-title { margin-top: 1; text-style: bold; }
-        """,
-    )
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss", "Close"),
-        Binding("ctrl+y", "copy_focused", "Copy", priority=True),
-    ]
-
-    def __init__(
-        self,
-        incident: Incident,
-        now: datetime,
-        webhook_url: str | None,
-        *,
-        timeout: float = 10.0,
-    ) -> None:
-        super().__init__(id="comms")
-        self.incident = incident
-        self.drafts = {d.channel: d for d in drafts(incident, now)}
-        self.webhook_url = webhook_url
-        self.timeout = timeout
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="box") as box:
-            box.border_title = "Stakeholder updates"
-            if not self.drafts:
-                yield Static("This runbook has no communication templates.")
-            for channel, draft in self.drafts.items():
-                where = "internal · Slack" if channel == "internal" else "external · status page"
-                yield Static(f"{escape(draft.title)}  ({where})", classes="draft-title")
-                yield TextArea(draft.text, id=f"comms-{channel}", soft_wrap=True)
-                with Horizontal(classes="buttons"):
-                    yield Button("Copy", id=f"copy-{channel}")
-                    if channel == "internal":
-                        yield Button(
-                            "Post to Slack",
-                            id="post-internal",
-                            variant="primary",
-                            disabled=not self.webhook_url,
-                        )
-            if self.drafts and not self.webhook_url:
-                yield Static(
-                    "No Slack webhook configured (slack.webhook_url): copy and paste instead.",
-                    classes="muted",
-                )
-            yield Static("", id="comms-status")
-            yield Static("ctrl+y copies the update being edited · Esc closes", classes="muted")
-
-    def on_mount(self) -> None:
-        areas = self.query(TextArea)
-        if areas:
-            areas.first().focus()
-
-    def text_of(self, channel: str) -> str:
-        return self.query_one(f"#comms-{channel}", TextArea).text
-
-    def _status(self, text: str, error: bool = False) -> None:
-        self.query_one("#comms-status", Static).update(
-            Text(text, style="bold red" if error else "green")
-        )
-
-    def copy(self, channel: str) -> None:
-        draft = self.drafts[channel]  # type: ignore[index]
-        text = self.text_of(channel)
-        self.app.copy_to_clipboard(text)
-        try:
-            self.incident.comms_copied(channel, title=draft.title, text=text)
-        except IncidentError as error:
-            self._status(_sentence(error), error=True)
-            return
-        self._status(f"The {channel} update is on the clipboard.")
-
-    def action_copy_focused(self) -> None:
-        focused = self.focused
-        channel = "internal"
-        if isinstance(focused, TextArea) and focused.id:
-            channel = focused.id.removeprefix("comms-")
-        elif isinstance(focused, Button) and focused.id and focused.id.startswith("copy-"):
-            channel = focused.id.removeprefix("copy-")
-        if channel in self.drafts:
-            self.copy(channel)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        button = event.button.id or ""
-        if button.startswith("copy-"):
-            event.stop()
-            self.copy(button.removeprefix("copy-"))
-        elif button == "post-internal":
-            event.stop()
-            self.post()
-
-    @work(exclusive=True, group="comms-post", exit_on_error=False)
-    async def post(self) -> None:
-        draft: Draft = self.drafts["internal"]
-        text = self.text_of("internal")
-        self._status("Posting to Slack…")
-        try:
-            await post_to_slack(self.webhook_url, text, timeout=self.timeout)
-        except CommsError as error:
-            self._status(str(error), error=True)
-            return
-        self.incident.comms_posted("internal", destination="Slack", title=draft.title, text=text)
-        self._status("Posted to Slack.")
-
-
-# --------------------------------------------------------------------------- export
-
-
-class ExportScreen(Dialog[None]):
-    """The export running, then the paths it wrote (or why it could not)."""
-
-    DEFAULT_CSS = _css("ExportScreen", "ExportScreen #export-progress { height: 3; }")
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Close")]
-
-    def __init__(self, out: str) -> None:
-        super().__init__(id="export")
-        self.out = out
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="box") as box:
-            box.border_title = "Export postmortem and evidence"
-            yield Static(f"Into {escape(self.out)}", classes="muted")
-            yield LoadingIndicator(id="export-progress")
-            yield Static("Collecting logs and metrics…", id="export-status")
-            yield Static("", id="export-paths")
-            yield Static("Esc closes", classes="muted")
-
-    @_while_shown
-    def finish(self, paths: list[str], notes: list[str]) -> None:
-        if not self.is_mounted:
-            return
-        self.query_one("#export-progress").display = False
-        self.query_one("#export-status", Static).update(Text("Exported.", style="bold green"))
-        lines = "\n".join(paths + [f"⚠ {n}" for n in notes])
-        self.query_one("#export-paths", Static).update(Text(lines))
-
-    @_while_shown
-    def fail(self, message: str) -> None:
-        if not self.is_mounted:
-            return
-        self.query_one("#export-progress").display = False
-        self.query_one("#export-status", Static).update(Text(message, style="bold red"))
-
-
-# --------------------------------------------------------------------------- escalation
-
-
-def due_level(escalation: Escalation, elapsed: timedelta) -> EscalationLevel | None:
-    """The escalation level due after ``elapsed`` since declaration (the latest one
-    whose ``after`` has passed)."""
-    due = None
-    for level in sorted(escalation.levels, key=lambda lv: lv.after):
-        if elapsed >= level.after:
-            due = level
-    return due
-
-
-class EscalationScreen(Dialog[None]):
-    """The runbook's escalation contacts and levels; the level due now highlighted."""
-
-    DEFAULT_CSS = _css("EscalationScreen")
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "dismiss", "Close")]
-
-    def __init__(self, escalation: Escalation, elapsed: timedelta) -> None:
-        super().__init__(id="escalation")
-        self.escalation = escalation
-        self.elapsed = elapsed
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="box") as box:
-            box.border_title = "Escalation"
-            yield Static(self.render_body(), id="escalation-body")
-            yield Static("Esc closes", classes="muted")
-
-    def render_body(self) -> Table | Text:
-        escalation = self.escalation
-        if not escalation.levels and not escalation.contacts:
-            return Text("This runbook names no escalation contacts or levels.")
-        table = Table(box=None, expand=True, show_header=True, pad_edge=False)
-        table.add_column("level")
-        table.add_column("who")
-        table.add_column("when")
-        due = due_level(escalation, self.elapsed)
-        for level in escalation.levels:
-            when = f"from {format_duration(level.after)}"
-            if level.until is not None:
-                when += f" to {format_duration(level.until)}"
-            now = level is due
-            style = "bold reverse" if now else ""
-            table.add_row(
-                f"{'▶ ' if now else '  '}{level.level}",
-                level.contact + ("  ← due now" if now else ""),
-                when,
-                style=style,
-            )
-        for contact in escalation.contacts:
-            ways = [
-                w
-                for w in (
-                    contact.slack,
-                    contact.phone,
-                    contact.email,
-                    contact.url,
-                )
-                if w
-            ]
-            who = contact.name or contact.group
-            if contact.role:
-                who += f" ({contact.role})"
-            text = " · ".join(ways)
-            if contact.note:
-                text += f" — {contact.note}"
-            table.add_row("", who, text, style="dim" if not ways else "")
-        return table
-
-
 # --------------------------------------------------------------------------- guided rollout
 
 
@@ -872,7 +440,7 @@ class RolloutGuideScreen(Dialog[None]):
     """Shows where a guided rollout stands; the caller's worker drives it and awaits the
     responder's choices through :meth:`choice`."""
 
-    DEFAULT_CSS = _css(
+    DEFAULT_CSS = dialog_css(
         "RolloutGuideScreen",
         """
         RolloutGuideScreen #guide-countdown { text-style: bold; }
@@ -909,7 +477,7 @@ class RolloutGuideScreen(Dialog[None]):
         self.query_one("#stop", Button).focus()
         self.show_steps()
 
-    @_while_shown
+    @while_shown
     def show_steps(self, done: int | None = None) -> None:
         if not self.is_mounted:
             return
@@ -923,14 +491,14 @@ class RolloutGuideScreen(Dialog[None]):
         self.current = index
         self._show_at(what)
 
-    @_while_shown
+    @while_shown
     def _show_at(self, what: str) -> None:
         self.show_steps()
         self.query_one("#guide-now", Static).update(Text(what, style="bold"))
         self.query_one("#guide-countdown", Static).update("")
         self.query_one("#guide-signals", Static).update("")
 
-    @_while_shown
+    @while_shown
     def countdown(self, left: timedelta, signals: Text) -> None:
         if not self.is_mounted:
             return
@@ -972,7 +540,7 @@ class RolloutGuideScreen(Dialog[None]):
         self._answer("stop")
         self._show_end(text)
 
-    @_while_shown
+    @while_shown
     def _show_end(self, text: str) -> None:
         self.show_steps()
         self.query_one("#guide-now", Static).update(Text(text, style="bold"))
