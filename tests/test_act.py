@@ -129,7 +129,7 @@ async def test_suggested_remediation_cancel_then_confirm_with_y(
                 lambda: any("already running" in n.message for n in app._notifications), 5
             )
 
-            await wait_until(lambda: recorded(app, "remediation_verified"), 40)
+            await wait_until(lambda: recorded(app, "remediation_rolled_out"), 40)
             assert "updated 4/4" in static_text(progress.query_one("#rollout-status", Static))
             assert (await env_of(sb))["RATE_LIMIT_MODE"] == "queue"
             assert writes(sb) == before + 1, "the remediation was applied more than once"
@@ -141,6 +141,59 @@ async def test_suggested_remediation_cancel_then_confirm_with_y(
             assert recorded(app, "remediation_dry_run")
             assert recorded(app, "remediation_applied")
             assert not recorded(app, "remediation_failed")
+
+
+async def test_the_wrong_fix_is_shown_not_effective_with_the_revert_one_key_away(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_sandbox("clay-auth", speed=20) as sb:
+        app = cockpit(sb, tmp_path, monkeypatch)
+        async with app.run_test(size=(120, 40)) as pilot:
+            fast(app)
+            dashboard = app.screen
+            dashboard.remediation_watch = (timedelta(seconds=2), timedelta(seconds=12))  # type: ignore[attr-defined]
+            dashboard.remediation_watch_tick = 0.2  # type: ignore[attr-defined]
+            await wait_until(
+                lambda: (
+                    "auth_failures" in dashboard.metrics  # type: ignore[attr-defined]
+                    and dashboard.metrics["auth_failures"].alerting
+                ),  # type: ignore[attr-defined]
+                60,
+                0.2,
+                "the 401s to alert",
+            )
+            confirm = await open_confirm(
+                app,
+                lambda: dashboard.open_remediation("enable-queueing"),  # type: ignore[attr-defined]
+            )
+            await pilot.press("y")
+            await wait_until(lambda: isinstance(app.screen, RemediationScreen), 10)
+            run = app.screen
+            assert isinstance(run, RemediationScreen) and run is not confirm
+            await wait_until(lambda: recorded(app, "remediation_rolled_out"), 40)
+            (rolled,) = recorded(app, "remediation_rolled_out")
+            assert "watching Auth Failures" in rolled.summary, rolled.summary
+            assert not recorded(app, "remediation_effective")
+            await wait_until(
+                lambda: (
+                    "watching Auth Failures" in static_text(run.query_one("#run-stage", Static))
+                ),
+                10,
+            )
+            await wait_until(lambda: recorded(app, "remediation_not_effective"), 40)
+            (judged,) = recorded(app, "remediation_not_effective")
+            assert "still Auth Failures:" in judged.summary, judged.summary
+            await wait_until(lambda: run.done, 10)
+            assert static_text(run.query_one("#run-stage", Static)) == "Not effective."
+            assert "Not effective: still Auth Failures" in static_text(
+                run.query_one("#run-result", Static)
+            )
+            # one key reverts it, previewed like every remediation
+            await pilot.press("v")
+            revert = await wait_until(
+                lambda: app.screen if isinstance(app.screen, ConfirmScreen) else None, 30
+            )
+            assert "Restore the variables" in revert.remediation.title
 
 
 async def test_destructive_rollback_needs_the_typed_name(
@@ -178,7 +231,7 @@ async def test_destructive_rollback_needs_the_typed_name(
             await pilot.pause()
             assert not apply.disabled
             await pilot.press("enter")
-            await wait_until(lambda: recorded(app, "remediation_verified"), 40)
+            await wait_until(lambda: recorded(app, "remediation_rolled_out"), 40)
             assert writes(sb) == before + 1
             image = await sb.kubectl(
                 "get", DEPLOYMENT, "-o", "jsonpath={.spec.template.spec.containers[0].image}"
@@ -386,7 +439,7 @@ async def test_guided_rollout_confirms_each_step_and_undo_rolls_back(
             )
             assert image.stdout.endswith(":1.4.2")
             assert writes(sb) > before
-            assert len(recorded(app, "remediation_verified")) == 7
+            assert len(recorded(app, "remediation_rolled_out")) == 7
 
 
 async def test_a_result_that_comes_while_the_run_screen_mounts_is_shown(

@@ -158,7 +158,13 @@ def clay_rate_limited(recorder: object | None = None) -> Incident:
     )
     clock.at("14:09:30")
     incident.record_remediation(
-        "enable-queueing", "verified", result="3/3 pods Ready with RATE_LIMIT_MODE=queue"
+        "enable-queueing",
+        "rolled_out",
+        result="3/3 pods Ready with RATE_LIMIT_MODE=queue; watching Rate Limited for 2m",
+    )
+    clock.at("14:11:30")
+    incident.record_remediation(
+        "enable-queueing", "effective", result="Rate Limited: 0/min <= 5/min for 2m"
     )
     clock.at("14:10:00")
     incident.set_status("mitigated")
@@ -220,7 +226,7 @@ def clerk_auth_outage(recorder: object | None = None) -> Incident:
     incident.check("auth-outage-response/4/a")
     clock.at("23:58:00")
     incident.record_remediation(
-        "emergency-bypass", "verified", result="sign-ins succeed through the bypass"
+        "emergency-bypass", "rolled_out", result="sign-ins succeed through the bypass"
     )
     clock.at("23:59:00")
     incident.comms_posted("external", destination="status page", title="Sign-in issues")
@@ -288,7 +294,7 @@ def test_clay_postmortem_follows_its_template():
     queueing = runbook.remediation("enable-queueing").title
     assert f"Remediations offered: {queueing}." in text
     assert (
-        f"- **{queueing}** (set RATE_LIMIT_MODE=queue on production/clay-integration): verified"
+        f"- **{queueing}** (set RATE_LIMIT_MODE=queue on production/clay-integration): effective"
         in text
     )
 

@@ -106,7 +106,7 @@ async def test_a_second_trigger_while_applying_does_not_apply_twice(
             )
             assert not dashboard.open_remediation("enable-queueing"), "opened while applying"
             press(app, "y", "y")
-            await wait_until(lambda: recorded(app, "verified"), 60, 0.1, "the rollout")
+            await wait_until(lambda: recorded(app, "rolled_out"), 60, 0.1, "the rollout")
             assert len(recorded(app, "applied")) == 1
             env_writes = writes(sb) - before
             assert env_writes == 1, f"{env_writes} writes for one remediation"
@@ -191,7 +191,7 @@ async def test_a_verify_that_runs_out_of_time_is_recorded_and_the_app_goes_on(
             failed = await wait_until(lambda: recorded(app, "failed"), 30, 0.1, "the timeout")
             assert failed[-1].details.get("during") == "verify"
             assert "did not complete within" in str(failed[-1].details.get("error")), failed
-            assert len(recorded(app, "applied")) == 1 and not recorded(app, "verified")
+            assert len(recorded(app, "applied")) == 1 and not recorded(app, "rolled_out")
             screen = await wait_until(
                 lambda: app.screen if isinstance(app.screen, RemediationScreen) else None, 10
             )

@@ -445,20 +445,20 @@ def test_an_unknown_checklist_item_is_refused(incident):
 def test_a_remediation_run_collects_its_stages(incident, recorder):
     for stage in ("planned", "dry_run", "applied"):
         incident.record_remediation("enable_queue", stage)
-    incident.record_remediation("enable_queue", "verified", result="3/3 pods Ready")
+    incident.record_remediation("enable_queue", "rolled_out", result="3/3 pods Ready")
     run = incident.remediation_run("enable_queue")
     assert run is not None
-    assert [s.stage for s in run.steps] == ["planned", "dry_run", "applied", "verified"]
+    assert [s.stage for s in run.steps] == ["planned", "dry_run", "applied", "rolled_out"]
     assert run.action == "set RATE_LIMIT_MODE=queue on production/acme-integration"
     assert recorder.kinds()[1:] == [
         "remediation_planned",
         "remediation_dry_run",
         "remediation_applied",
-        "remediation_verified",
+        "remediation_rolled_out",
     ]
     assert (
         recorder.events[-1].summary
-        == "Remediation verified: Enable request queueing: 3/3 pods Ready"
+        == "Remediation rolled out: Enable request queueing: 3/3 pods Ready"
     )
 
 
@@ -472,13 +472,13 @@ def test_planning_again_starts_a_new_run_and_failures_say_why(incident):
 
 
 def test_a_cancelled_run_ends_there_and_is_not_the_current_action(incident, recorder):
-    for stage in ("planned", "dry_run", "applied", "verified"):
+    for stage in ("planned", "dry_run", "applied", "rolled_out"):
         incident.record_remediation("enable_queue", stage)
     incident.record_remediation("undo", "planned")
     incident.record_remediation("undo", "dry_run")
     incident.record_remediation("undo", "cancelled", result="nothing applied")
     assert [(r.remediation, r.stage) for r in incident.remediations] == [
-        ("enable_queue", "verified"),
+        ("enable_queue", "rolled_out"),
         ("undo", "cancelled"),
     ]
     assert recorder.kinds()[-1] == "remediation_cancelled"
@@ -486,10 +486,10 @@ def test_a_cancelled_run_ends_there_and_is_not_the_current_action(incident, reco
     assert recorder.events[-1].summary.endswith(": nothing applied")
     # the status update says what is being done: the queueing, not the one turned down
     values = incident.comms_values(START)
-    assert values["current_action"].startswith("Remediation verified: Enable request queueing")
+    assert values["current_action"].startswith("Remediation rolled out: Enable request queueing")
     # and the record rebuilds the same runs
     rebuilt = Incident.from_events(incident.runbook, recorder.events)
-    assert [r.stage for r in rebuilt.remediations] == ["verified", "cancelled"]
+    assert [r.stage for r in rebuilt.remediations] == ["rolled_out", "cancelled"]
 
 
 def test_an_unknown_remediation_stage_is_refused(incident):
@@ -568,7 +568,7 @@ def _full_story(incident: Incident, clock: Clock) -> None:
         lambda: incident.record_remediation("enable_queue", "planned"),
         lambda: incident.record_remediation("enable_queue", "dry_run"),
         lambda: incident.record_remediation("enable_queue", "applied"),
-        lambda: incident.record_remediation("enable_queue", "verified", result="3/3 Ready"),
+        lambda: incident.record_remediation("enable_queue", "rolled_out", result="3/3 Ready"),
         lambda: incident.check("outage/1"),
         lambda: incident.check("outage/3/b"),
         lambda: incident.observe_alert("rate_limited", None, 0.4, 5),

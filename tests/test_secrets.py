@@ -101,7 +101,7 @@ async def test_rotating_the_key_leaves_no_trace_of_either_value(
             journal = app.journal
             await wait_until(
                 lambda: (
-                    events_of(journal, "remediation_verified")
+                    events_of(journal, "remediation_rolled_out")
                     or events_of(journal, "remediation_failed")
                 ),
                 60,
@@ -110,7 +110,7 @@ async def test_rotating_the_key_leaves_no_trace_of_either_value(
             )
             await settle(app)
             shoot("result")
-            assert events_of(journal, "remediation_verified"), events_of(
+            assert events_of(journal, "remediation_rolled_out"), events_of(
                 journal, "remediation_failed"
             )
             await close(app, run)

@@ -73,7 +73,12 @@ async def test_set_env_and_its_revert_are_recorded_stage_by_stage(tmp_path: Path
             assert preview.dry_run.server_checked
             assert verified.ok and (await env_of(sb))["RATE_LIMIT_MODE"] == "queue"
             assert writes(sb) == before + 1  # the dry run wrote nothing
-            assert world.stages("enable-queueing") == ["planned", "dry_run", "applied", "verified"]
+            assert world.stages("enable-queueing") == [
+                "planned",
+                "dry_run",
+                "applied",
+                "rolled_out",
+            ]
 
             reverted = await session.revert(preview.plan, verified.applied)
             assert reverted.ok, reverted.message
@@ -121,7 +126,7 @@ async def test_restart_undo_pause_resume_scale_and_set_image(tmp_path: Path) -> 
                 )
                 assert got.stdout == "clay-integration:9.9.9"
                 for rid in ("pause-rollout", "resume-rollout", "set-image"):
-                    assert steps.stages(rid) == ["planned", "dry_run", "applied", "verified"]
+                    assert steps.stages(rid) == ["planned", "dry_run", "applied", "rolled_out"]
             finally:
                 await checklist.conn.close()
         finally:
@@ -138,7 +143,7 @@ async def test_scale_rotate_secret_and_manual(tmp_path: Path) -> None:
             before = writes(sb)
             _, preview, done = await world.through("resync-users")
             assert not preview.dry_run.server_checked and done.ok and writes(sb) == before
-            assert world.stages("resync-users") == ["planned", "dry_run", "applied", "verified"]
+            assert world.stages("resync-users") == ["planned", "dry_run", "applied", "rolled_out"]
         finally:
             await runner.conn.close()
     async with running_sandbox("clay-auth") as sb:
@@ -204,7 +209,7 @@ async def test_a_vendor_call_and_a_refusal_and_a_cancel(tmp_path: Path) -> None:
                     "planned",
                     "dry_run",
                     "applied",
-                    "verified",
+                    "rolled_out",
                 ]
 
                 # a dry run turned down ends as cancelled, not as pending

@@ -3,6 +3,7 @@ the exported postmortem."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ async def test_the_readme_walkthrough_ends_in_a_postmortem(
         app = cockpit(sb, tmp_path, monkeypatch)
         async with app.run_test(size=(120, 40)):
             app.screen.remediation_poll_interval = 0.1  # type: ignore[attr-defined]
+            app.screen.remediation_watch = (timedelta(seconds=5), timedelta(minutes=3))  # type: ignore[attr-defined]
             app.screen.export_dir = tmp_path / "exports"  # type: ignore[attr-defined]
             # 1. the 429 alert fires and the tree suggests "Our integration issue"
             await wait_until(lambda: events_of(app.journal, "signal_alert_raised"), 60, 0.2)
@@ -60,7 +62,7 @@ async def test_the_readme_walkthrough_ends_in_a_postmortem(
             await keys(app, "y")
             await wait_until(
                 lambda: (
-                    events_of(app.journal, "remediation_verified")
+                    events_of(app.journal, "remediation_rolled_out")
                     or events_of(app.journal, "remediation_failed")
                 ),
                 120,
@@ -72,8 +74,21 @@ async def test_the_readme_walkthrough_ends_in_a_postmortem(
             assert isinstance(app.screen, RemediationScreen)
             press(app, "escape")
             await wait_until(lambda: app.screen.id == "dashboard", 10, 0.05, "the dashboard")
-            # 4. the 429s stop: the alert clears by itself
+            # 4. the 429s stop: the alert clears by itself, and the watch of Rate Limited
+            #    (going on with its screen closed) calls the fix effective
             await wait_until(lambda: events_of(app.journal, "signal_alert_cleared"), 150, 0.5)
+            await wait_until(
+                lambda: (
+                    events_of(app.journal, "remediation_effective")
+                    or events_of(app.journal, "remediation_not_effective")
+                ),
+                150,
+                0.5,
+                "the verdict",
+            )
+            assert events_of(app.journal, "remediation_effective"), events_of(
+                app.journal, "remediation_not_effective"
+            )[0].summary
             # 5. resolve with a one-line summary, then export
             await keys(app, "R")
             await wait_until(lambda: isinstance(app.screen, PromptScreen), 10, 0.05)
@@ -93,3 +108,4 @@ async def test_the_readme_walkthrough_ends_in_a_postmortem(
     assert "Alert cleared: Rate Limited" in text
     assert "Alert raised: Rate Limited" in text
     assert "Queueing enabled; 429s stopped" in text
+    assert "Remediation effective: Enable request queuing: Rate Limited:" in text

@@ -10,20 +10,26 @@ own runs, so two cockpits on one incident never write into each other's.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from tui.act.judge import Judge, Verdict, WatchPlan, watch_plan
 from tui.act.plan import ApplyResult, DryRun, Plan, Progress
 from tui.act.runner import RemediationRunner
+from tui.decision import Readings
 from tui.errors import IncidentTuiError, RemediationConflict, RemediationError
 from tui.inert import inert
+from tui.record.event import utcnow
 from tui.record.incident import Incident
 from tui.record.journal import Journal
 from tui.record.secrets import register_secret
 from tui.record.state import RemediationRun, RemediationStage
-from tui.runbook import Remediation, RolloutUndo, SetEnv
+from tui.runbook import Remediation, RolloutUndo, SetEnv, format_duration
 
 __all__ = ["Preview", "RemediationSession", "Step", "sentence"]
 
@@ -91,6 +97,10 @@ class RemediationSession:
         journal: Journal | None = None,
         sync: Callable[[], None] | None = None,
         checklist_key: str | None = None,
+        read: Callable[[], Awaitable[Readings]] | None = None,
+        window: timedelta | None = None,
+        within: timedelta | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.incident = incident
         self.remediation = remediation
@@ -103,6 +113,15 @@ class RemediationSession:
         """The number of this session's run, once planned."""
         self.closed = False
         """The confirmation is gone: a dry run that comes late records nothing more."""
+        self.read = read
+        """The latest readings of the signals (the dashboard's panes); without it a
+        remediation is followed until it has rolled out and not judged."""
+        self.window = window
+        self.within = within
+        """Overrides of the runbook's ``verify`` times (a test's, a replayed world's)."""
+        self.clock = clock
+        self.watch: WatchPlan | None = None
+        """What the rollout is judged by: chosen from the readings when it was applied."""
 
     @property
     def rid(self) -> str:
@@ -168,7 +187,13 @@ class RemediationSession:
         changed = [
             e
             for e in self.incident.events
-            if e.kind in ("remediation_applied", "remediation_verified", "remediation_reverted")
+            if e.kind
+            in (
+                "remediation_applied",
+                "remediation_verified",
+                "remediation_rolled_out",
+                "remediation_reverted",
+            )
             and (since is None or e.time >= since)
             and not (run is not None and e.details.get("run") == run.run)
         ]
@@ -244,6 +269,7 @@ class RemediationSession:
             hint = error.hint or plan.remediation.hint
             return Step(False, without_hint(error), hint, notice=sentence(error))
         if not reverting:
+            self.watch = await self._watch_plan()
             self._stage("applied", result=applied.message)
         return Step(True, applied.message, applied=applied)
 
@@ -265,8 +291,16 @@ class RemediationSession:
             return Step(
                 False, without_hint(error), error.hint, applied=applied, notice=sentence(error)
             )
-        if verified.ok:
-            self._stage("reverted" if reverting else "verified", result=verified.message)
+        if verified.ok and reverting:
+            self._stage("reverted", result=verified.message)
+        elif verified.ok:
+            watching = self.watch is not None and bool(self.watch.signals)
+            self._stage(
+                "rolled_out",
+                result=verified.message
+                + (f"; watching {self.watch.words()}" if self.watch and watching else ""),
+                details={"watch": self.watch.as_details()} if self.watch else None,
+            )
         else:
             during = "revert" if reverting else "verify"
             self._stage("failed", error=verified.message, details={"during": during})
@@ -274,6 +308,58 @@ class RemediationSession:
             with contextlib.suppress(IncidentTuiError):
                 self.incident.check(self.checklist_key)
         return Step(verified.ok, verified.message, applied=applied)
+
+    # ------------------------------------------------------------------ judging
+
+    async def _watch_plan(self) -> WatchPlan | None:
+        if self.read is None:
+            return None
+        try:
+            readings = await self.read()
+        except IncidentTuiError:
+            readings = Readings()
+        plan = watch_plan(self.incident.runbook, self.remediation, readings)
+        return dataclasses.replace(
+            plan, window=self.window or plan.window, within=self.within or plan.within
+        )
+
+    async def judge(
+        self,
+        *,
+        on_progress: Callable[[Verdict], None] | None = None,
+        tick: float = 1.0,
+    ) -> Verdict:
+        """After the rollout: watch the signals the remediation is meant to move until it is
+        judged; ``effective`` or ``not_effective`` recorded with the evidence. Without
+        readings or signals to judge by, nothing is recorded (its rollout was)."""
+        if self.read is None or self.watch is None or not self.watch.signals:
+            return Verdict("nothing_to_watch")
+        judge = Judge(self.incident.runbook, self.watch, self.clock())
+        while True:
+            try:
+                readings = await self.read()
+            except IncidentTuiError:
+                readings = Readings()
+            verdict = judge.observe(readings, self.clock())
+            if on_progress is not None:
+                on_progress(verdict)
+            if verdict.done:
+                break
+            await asyncio.sleep(tick)
+        shown = format_duration(self.watch.window)
+        if verdict.state == "effective":
+            self._stage(
+                "effective",
+                result=f"{verdict.evidence} for {shown}",
+                details={"watched": list(self.watch.signals)},
+            )
+        else:
+            self._stage(
+                "not_effective",
+                error=f"still {verdict.problems} after {format_duration(self.watch.within)}",
+                details={"watched": list(self.watch.signals)},
+            )
+        return verdict
 
     async def _runner(self) -> RemediationRunner:
         self.runner = self.runner or await self.open_runner()

@@ -22,9 +22,9 @@ from tui.errors import IllegalStatusChange, IncidentError
 from tui.record.event import Event, EventKind, utcnow
 from tui.record.state import (
     _BACKEND_NAMES,
-    _STAGE_WORDS,
     REMEDIATION_STAGES,
     SIGNALS_ACTOR,
+    STAGE_WORDS,
     STATUSES,
     IncidentState,
     Recorder,
@@ -308,7 +308,7 @@ class Incident(IncidentState):
             # without its number, a stage continues the latest run of that remediation
             run = runs[-1].run
         result, error = _clean(result), _clean(error)
-        summary = f"Remediation {_STAGE_WORDS[stage]}: {title}"
+        summary = f"Remediation {STAGE_WORDS[stage]}: {title}"
         if stage == "planned" and action:
             summary += f" ({action})"
         if error:

@@ -12,7 +12,7 @@ from tui.decision import Answer, evidence_text, ranked_remediations
 from tui.record.event import utcnow
 from tui.record.incident import Incident
 from tui.record.secrets import Redactor
-from tui.record.state import RemediationRun
+from tui.record.state import STAGE_WORDS, RemediationRun
 from tui.runbook import DecisionNode, Postmortem, PostmortemSection
 from tui.runbook.checklists import all_checklist_ids, checklist_entries
 
@@ -88,17 +88,6 @@ _DEFAULT_TEMPLATE = Postmortem(
 )
 
 _TIMELINE_SKIP = ("pinned", "unpinned", "export")
-
-_STAGE = {
-    "planned": "planned",
-    "dry_run": "dry run passed",
-    "cancelled": "cancelled",
-    "refused": "refused",
-    "applied": "applied",
-    "verified": "verified",
-    "failed": "failed",
-    "reverted": "reverted",
-}
 
 _STANDARD_DETAILS = {"remediation", "title", "kind", "action", "run", "result", "error"}
 
@@ -343,7 +332,7 @@ class _Postmortem:
         runs = [
             r
             for r in self.incident.remediations
-            if any(s.stage in ("applied", "verified", "reverted") for s in r.steps)
+            if any(s.stage in ("applied", "rolled_out", "reverted") for s in r.steps)
         ]
         wrote = False
         if self.incident.resolution and not (self.summary_shown and runs):
@@ -410,14 +399,25 @@ class _Postmortem:
         return line + f" ({self.md(answer.actor or '')}{at})"
 
     def run_line(self, run: RemediationRun) -> str:
-        """``**Title** (action): applied 14:07, verified 14:09 — result``."""
+        """``**Title** (action): applied 14:07, rolled out 14:09, effective 14:11 — result``."""
         action = f" ({self.md(run.action)})" if run.action else ""
         milestones = [
             s
             for s in run.steps
-            if s.stage in ("refused", "applied", "verified", "failed", "reverted")
+            if s.stage
+            in (
+                "refused",
+                "applied",
+                "rolled_out",
+                "effective",
+                "not_effective",
+                "failed",
+                "reverted",
+            )
         ]
-        shown = ", ".join(f"{_STAGE[s.stage]} {s.at:%H:%M}" for s in milestones or run.steps[-1:])
+        shown = ", ".join(
+            f"{STAGE_WORDS[s.stage]} {s.at:%H:%M}" for s in milestones or run.steps[-1:]
+        )
         text = f"**{self.md(run.title)}**{action}: {shown}"
         last = run.steps[-1]
         outcome = last.details.get("error") or last.details.get("result")
@@ -431,9 +431,9 @@ class _Postmortem:
             return
         for run in self.incident.remediations:
             action = f" ({self.md(run.action)})" if run.action else ""
-            yield f"- **{self.md(run.title)}**{action}: {_STAGE[run.stage]}"
+            yield f"- **{self.md(run.title)}**{action}: {STAGE_WORDS[run.stage]}"
             for step in run.steps:
-                line = f"  - {step.at:%H:%M} {_STAGE[step.stage]}"
+                line = f"  - {step.at:%H:%M} {STAGE_WORDS[step.stage]}"
                 outcome = step.details.get("error") or step.details.get("result")
                 if outcome:
                     line += f": {self.md(str(outcome))}"

@@ -53,6 +53,7 @@ __all__ = [
     "HUMAN_SOURCES",
     "REMEDIATION_STAGES",
     "SIGNALS_ACTOR",
+    "STAGE_WORDS",
     "STATUSES",
     "AlertState",
     "ChecklistMark",
@@ -88,8 +89,20 @@ _MITIGATED = ("mitigated", "monitoring", "resolved")
 
 
 RemediationStage = Literal[
-    "planned", "dry_run", "cancelled", "refused", "applied", "verified", "failed", "reverted"
+    "planned",
+    "dry_run",
+    "cancelled",
+    "refused",
+    "applied",
+    "rolled_out",
+    "effective",
+    "not_effective",
+    "failed",
+    "reverted",
 ]
+"""A remediation's stages: ``rolled_out`` says the pods took the change; ``effective`` and
+``not_effective`` say whether the signals it was meant to move recovered. (Journals of
+older versions say ``verified`` for ``rolled_out``; they are read as such.)"""
 
 
 REMEDIATION_STAGES: tuple[str, ...] = get_args(RemediationStage)
@@ -225,13 +238,15 @@ def _live_answer_on_record(previous: Answer | None) -> bool | None:
     return previous.answer if previous.live else previous.live_answer
 
 
-_STAGE_WORDS = {
+STAGE_WORDS = {
     "planned": "planned",
     "dry_run": "dry run passed",
     "cancelled": "cancelled",
     "refused": "refused",
     "applied": "applied",
-    "verified": "verified",
+    "rolled_out": "rolled out",
+    "effective": "effective",
+    "not_effective": "not effective",
     "failed": "failed",
     "reverted": "reverted",
 }
@@ -573,7 +588,9 @@ class IncidentState:
 
     def _on_remediation(self, event: Event) -> None:
         d = event.details
-        stage: RemediationStage = event.kind.removeprefix("remediation_")  # type: ignore[assignment]
+        said = event.kind.removeprefix("remediation_")
+        # an older journal's "verified" only ever meant that the rollout completed
+        stage: RemediationStage = "rolled_out" if said == "verified" else said  # type: ignore[assignment]
         remediation_id = str(d.get("remediation", ""))
         run_number = int(d.get("run", 0) or 0)
         run = next((r for r in self.remediations if r.run == run_number), None)
@@ -594,6 +611,9 @@ class IncidentState:
     _on_remediation_refused = _on_remediation
     _on_remediation_applied = _on_remediation
     _on_remediation_verified = _on_remediation
+    _on_remediation_rolled_out = _on_remediation
+    _on_remediation_effective = _on_remediation
+    _on_remediation_not_effective = _on_remediation
     _on_remediation_failed = _on_remediation
     _on_remediation_reverted = _on_remediation
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -9,7 +10,7 @@ from pydantic import (
     model_validator,
 )
 
-from tui.runbook.fields import Identifier, Strict
+from tui.runbook.fields import Duration, Identifier, Strict
 
 # --------------------------------------------------------------------------- remediations
 
@@ -38,6 +39,20 @@ class Param(Strict):
     pattern: str | None = None
 
 
+class Verify(Strict):
+    """How a remediation is judged once rolled out: the signals it is meant to bring back
+    under their alert thresholds, how long they must stay there, and how long to wait."""
+
+    signals: list[str] = []
+    """Signal ids (the runbook's, or ``health.status`` / ``vendor.indicator``); empty: the
+    signals alerting when it was applied, its error class's signal, and our health when a
+    health question leads to it."""
+    window: Duration = timedelta(minutes=2)
+    """They must read under their thresholds this long, without a break."""
+    within: Duration = timedelta(minutes=10)
+    """Not effective when they have not done so this long after the rollout."""
+
+
 class _RemediationBase(Strict):
     id: Identifier
     title: str
@@ -49,6 +64,8 @@ class _RemediationBase(Strict):
     hint: str | None = None
     """What to do if it fails, beyond the error-handling table."""
     params: list[Param] = []
+    verify: Verify = Verify()
+    """How it is judged after its rollout: effective, or not."""
 
 
 class SetEnv(_RemediationBase):

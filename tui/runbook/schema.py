@@ -196,6 +196,21 @@ def check_references(book: Runbook) -> None:
                 remediations,
                 "remediation",
             )
+        judged = {"health.status", "vendor.indicator"} | {
+            s.id for s in book.signals if s.alert is not None
+        }
+        for j, signal_id in enumerate(remediation.verify.signals):
+            if signal_id in signals and signal_id not in judged:
+                refs.problems.append(
+                    (
+                        ("remediations", i, "verify", "signals", j),
+                        f'names signal "{signal_id}", which has no alert threshold to judge by',
+                    )
+                )
+            else:
+                refs.check(
+                    ("remediations", i, "verify", "signals", j), signal_id, signals, "signal"
+                )
         if remediation.kind == "http":
             declared = {p.name for p in remediation.params}
             used = {f for _, f, _, _ in string.Formatter().parse(remediation.url) if f}

@@ -11,7 +11,8 @@ Widget ids are stable (tests drive them):
   ``#cancel``, ``#apply``. Dismisses with the :class:`~tui.act.plan.Plan` to apply,
   or None.
 - ``RemediationScreen`` (id ``remediation``): ``#run-stage``, ``#rollout-bar``,
-  ``#rollout-status``, ``#run-result``, ``#run-hint``, ``#close``, ``#revert``.
+  ``#rollout-status``, ``#watch-status`` (the signals judged after the rollout),
+  ``#run-result``, ``#run-hint``, ``#close``, ``#revert`` (also ``v``).
   Dismisses with ``"revert"`` or None (closing it while it runs leaves it running).
 - ``RolloutGuideScreen`` (id ``rollout-guide``): ``#guide-steps``, ``#guide-now``,
   ``#guide-countdown``, ``#guide-signals``, ``#continue``, ``#undo``, ``#stop``.
@@ -38,13 +39,10 @@ from textual.widgets import (
 )
 
 from tui.act.guide import GuideStep
+from tui.act.judge import Verdict
 from tui.act.plan import DryRun, Plan, Progress
 from tui.act.session import Preview, sentence
-from tui.runbook import (
-    Remediation,
-    RotateSecret,
-    SetImage,
-)
+from tui.runbook import Remediation, RotateSecret, SetImage, format_duration
 from tui.screens.dialog import Dialog, dialog_css, while_shown
 
 __all__ = ["ConfirmScreen", "RemediationScreen", "RolloutGuideScreen", "describe", "needs_inputs"]
@@ -335,11 +333,14 @@ class RemediationScreen(Dialog[str | None]):
         RemediationScreen #revert { display: none; }
         RemediationScreen.-revertable #revert { display: block; }
         RemediationScreen #retry { display: none; }
+        RemediationScreen #watch-status { display: none; }
+        RemediationScreen.-watching #watch-status { display: block; }
         RemediationScreen.-retryable #retry { display: block; }
         """,
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", tooltip="Close; a running remediation goes on"),
+        Binding("v", "revert", "Revert", tooltip="Undo it the runbook's way"),
     ]
 
     def __init__(self, title: str, target: str) -> None:
@@ -356,6 +357,7 @@ class RemediationScreen(Dialog[str | None]):
             yield Static("Applying…", id="run-stage")
             yield ProgressBar(total=None, show_eta=False, id="rollout-bar")
             yield Static("", id="rollout-status")
+            yield Static("", id="watch-status")
             yield Static("", id="run-result")
             yield Static("", id="run-hint", classes="hint")
             with Horizontal(classes="buttons"):
@@ -369,6 +371,30 @@ class RemediationScreen(Dialog[str | None]):
     @while_shown
     def stage(self, text: str) -> None:
         self.query_one("#run-stage", Static).update(text)
+
+    @while_shown
+    def watching(self, text: str, can_revert: bool) -> None:
+        """Rolled out: the watch of its signals begins; Revert is offered meanwhile."""
+        self.query_one("#run-stage", Static).update(text)
+        self.add_class("-watching")
+        self.set_class(can_revert, "-revertable")
+
+    @while_shown
+    def verdict(self, verdict: Verdict) -> None:
+        """Where the watch stands: each signal, and how long it has been clear."""
+        text = Text()
+        for state in verdict.signals:
+            mark, style = {True: ("✔", "green"), False: ("✖", "red"), None: ("?", "dim")}[
+                state.recovered
+            ]
+            text.append(f"{mark} {state.evidence}\n", style=style)
+        if not verdict.done:
+            text.append(
+                f"clear for {format_duration(_whole(verdict.clear_for))}"
+                f" · judged within {format_duration(_whole(verdict.left))}",
+                style="dim",
+            )
+        self.query_one("#watch-status", Static).update(text)
 
     @while_shown
     def progress(self, progress: Progress) -> None:
@@ -427,10 +453,18 @@ class RemediationScreen(Dialog[str | None]):
         event.stop()
         self.dismiss(None)
 
+    def action_revert(self) -> None:
+        if self.has_class("-revertable"):
+            self.dismiss("revert")
+
     def action_close(self) -> None:
         if not self.done:
             self.notify("The remediation goes on; its result lands in the timeline.")
         self.dismiss(None)
+
+
+def _whole(value: timedelta) -> timedelta:
+    return timedelta(seconds=int(value.total_seconds()))
 
 
 # --------------------------------------------------------------------------- guided rollout

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -27,6 +27,7 @@ from tui.screens.remediate import ConfirmScreen, RemediationScreen, RolloutGuide
 if TYPE_CHECKING:
     from tui.act.plan import ApplyResult, Plan
     from tui.act.runner import RemediationRunner
+    from tui.decision import Readings
 
 
 __all__ = ["RemediationActions"]
@@ -38,6 +39,10 @@ class RemediationActions(DashboardPart):
     remediation_verify_timeout: float = 180.0
     """How long a rollout is followed before it is called timed out."""
     remediation_poll_interval: float = 0.5
+    remediation_watch_tick: float = 1.0
+    """How often a rolled-out remediation's signals are looked at again."""
+    remediation_watch: tuple[timedelta, timedelta] | None = None
+    """``(window, within)`` in place of the runbook's ``verify`` times (tests)."""
     guide_tick: float = 1.0
     """How often a guided wait refreshes its countdown and signals."""
 
@@ -122,7 +127,15 @@ class RemediationActions(DashboardPart):
             journal=self.journal,
             sync=sync,
             checklist_key=checklist_key,
+            read=self._latest_readings if self.live else None,
+            window=self.remediation_watch[0] if self.remediation_watch else None,
+            within=self.remediation_watch[1] if self.remediation_watch else None,
+            clock=self.clock,
         )
+
+    async def _latest_readings(self) -> Readings:
+        """What the panes show now (they poll on their own)."""
+        return self.readings()
 
     async def run_remediation(
         self, remediation: Remediation, *, checklist_key: str | None = None
@@ -173,6 +186,9 @@ class RemediationActions(DashboardPart):
             await closed
             return False
         can_revert = not reverting and plan.remediation.revert is not None
+        watch = session.watch
+        if verified.ok and not reverting and watch is not None and watch.signals:
+            return await self._judge(session, plan, applied.applied, screen, closed, can_revert)
         screen.finish(verified.ok, verified.message, None, can_revert)
         self.notify(
             f"{title}: {verified.message}",
@@ -182,6 +198,55 @@ class RemediationActions(DashboardPart):
         if await closed == "revert" and applied.applied is not None:
             await self.revert_remediation(session, plan, applied.applied)
         return verified.ok
+
+    async def _judge(
+        self,
+        session: RemediationSession,
+        plan: Plan,
+        applied: ApplyResult | None,
+        screen: RemediationScreen,
+        closed: asyncio.Future[str | None],
+        can_revert: bool,
+    ) -> bool:
+        """Rolled out: watch the signals it is meant to move until it is judged. Revert
+        stays one key away meanwhile; closing the screen leaves the watch running."""
+        assert session.watch is not None
+        title = plan.remediation.title
+        screen.watching(f"Rolled out; watching {session.watch.words()}…", can_revert)
+        judging = asyncio.ensure_future(
+            session.judge(on_progress=screen.verdict, tick=self.remediation_watch_tick)
+        )
+        waiting: set[asyncio.Future[Any]] = {judging, closed}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if closed.done() and not judging.done() and closed.result() == "revert":
+            judging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await judging
+            if applied is not None:
+                await self.revert_remediation(session, plan, applied)
+            return False
+        verdict = await judging
+        effective = verdict.state == "effective"
+        if effective:
+            message = f"Effective: {verdict.evidence}."
+        else:
+            message = f"Not effective: still {verdict.problems}."
+        screen.finish(
+            effective,
+            message,
+            None if effective else "Revert it (v), then try the suggested remediation.",
+            can_revert,
+            stage="Effective." if effective else "Not effective.",
+        )
+        self.notify(
+            f"{title}: {message}",
+            title="Remediation effective" if effective else "Remediation not effective",
+            severity="information" if effective else "error",
+            timeout=15,
+        )
+        if await closed == "revert" and applied is not None:
+            await self.revert_remediation(session, plan, applied)
+        return effective
 
     async def revert_remediation(
         self, session: RemediationSession, plan: Plan, applied: ApplyResult

@@ -148,6 +148,16 @@ class Sources:
             self.prometheus.fetch(), self.prometheus.target
         )
 
+    async def readings(self) -> Readings:
+        """Everything a predicate or a verdict can ask about, read now: the metrics, the
+        status page and our /health (what failed to read is missing, never "fine")."""
+        (vendor, ours), metrics = await asyncio.gather(self.read_status(), self.read_metrics())
+        return Readings(
+            metrics={m.signal_id: m for m in metrics.value or ()},
+            vendor=vendor.value,
+            health=ours.value if ours is not None else None,
+        )
+
     async def recent_error_lines(self, since: timedelta, limit: int) -> list[LogLine]:
         """The last ``limit`` error lines of every pod over ``since`` (not following)."""
         kube = await self.open_kube()
