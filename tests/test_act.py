@@ -101,6 +101,7 @@ async def test_suggested_remediation_cancel_then_confirm_with_y(
             assert isinstance(confirm, ConfirmScreen)
             assert confirm.focused is not None and confirm.focused.id == "cancel"
             body = static_text(confirm.query_one("#confirm-body", Static))
+            assert not confirm.query("#confirm-note"), "the suggested fix is said to be off it"
             assert "RATE_LIMIT_MODE" in body and "clay-integration" in body
             assert "production" in body and "server-side dry run" in body
             await pilot.press("escape")
@@ -166,6 +167,13 @@ async def test_the_wrong_fix_is_shown_not_effective_with_the_revert_one_key_away
                 app,
                 lambda: dashboard.open_remediation("enable-queueing"),  # type: ignore[attr-defined]
             )
+            # said before the dry run: this is not what the signals point at
+            note = static_text(confirm.query_one("#confirm-note", Static))
+            assert note == (
+                "⚠ Not the suggested fix: the signals point at 401/403 - Authentication, where"
+                " the runbook offers Update the Clay API key and restart pods, Restart the Clay"
+                " integration pods."
+            ), note
             await pilot.press("y")
             await wait_until(lambda: isinstance(app.screen, RemediationScreen), 10)
             run = app.screen

@@ -27,12 +27,15 @@ __all__ = [
     "DecisionPath",
     "How",
     "Readings",
+    "Suggestion",
     "answer_live",
     "dominant_category",
     "evaluate",
     "evidence_text",
+    "off_suggestion",
     "override_words",
     "ranked_remediations",
+    "suggest",
     "walk",
 ]
 
@@ -347,3 +350,51 @@ def ranked_remediations(
         groups.append((None, list(leaf.remediations)))
     groups += [(c, list(ids)) for c, ids in leaf.by_category.items() if c not in leading]
     return groups
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What the live signals suggest: the path, and the reached conclusion's remediations
+    in the order they are offered (the dominant error class's group first)."""
+
+    path: DecisionPath
+    groups: list[tuple[str | None, list[str]]]
+
+    @property
+    def first(self) -> list[str]:
+        """The remediations offered first (the first group), if any."""
+        return self.groups[0][1] if self.groups else []
+
+
+def suggest(
+    runbook: Runbook, readings: Readings, overrides: Mapping[str, bool] | None = None
+) -> Suggestion:
+    """The live path and its ranked remediations, as the decision pane shows them."""
+    path = evaluate(runbook, readings, overrides)
+    dominant = dominant_category(runbook, readings)
+    groups = ranked_remediations(path.leaf, [dominant]) if path.leaf else []
+    return Suggestion(path, groups)
+
+
+def off_suggestion(runbook: Runbook, suggestion: Suggestion, remediation_id: str) -> str | None:
+    """A sentence for the confirmation when ``remediation_id`` is not among the fixes the
+    signals suggest first; None when it is, or when nothing is suggested."""
+    first = suggestion.first
+    if not first or remediation_id in first:
+        return None
+    category_id = suggestion.groups[0][0]
+    category = next((c for c in runbook.categories if c.id == category_id), None)
+    leaf = suggestion.path.leaf
+    pointed = category.title if category is not None else (leaf.conclusion if leaf else "")
+
+    def title(rid: str) -> str:
+        try:
+            return runbook.remediation(rid).title
+        except KeyError:
+            return rid
+
+    return (
+        f"Not the suggested fix: the signals point at {pointed}, where the runbook offers "
+        + ", ".join(title(r) for r in first)
+        + "."
+    )

@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, Static, Tab, Tabs
 
-from tui.decision import Readings, dominant_category, evaluate, ranked_remediations
+from tui.decision import Readings, Suggestion, suggest
 from tui.errors import ConfigError, IncidentTuiError
 from tui.inert import inert
 from tui.record.event import Event, utcnow
@@ -351,16 +351,17 @@ class DashboardScreen(IncidentActions, RemediationActions, ReplayControls, Scree
         return Readings(dict(self.metrics), self.vendor, self.health)
 
     def refresh_decision(self) -> None:
-        readings = self.readings()
+        now = self.suggestion()
+        self.query_one(DecisionTreeView).show(now.path, now.groups)
+
+    def suggestion(self) -> Suggestion:
+        """What the signals suggest now, with the responder's overrides."""
         overrides = {
             node: answer.answer
             for node, answer in self.incident.decisions.items()
             if not answer.live and answer.answer is not None
         }
-        path = evaluate(self.runbook, readings, overrides)
-        dominant = dominant_category(self.runbook, readings)
-        groups = ranked_remediations(path.leaf, [dominant]) if path.leaf else []
-        self.query_one(DecisionTreeView).show(path, groups)
+        return suggest(self.runbook, self.readings(), overrides)
 
     def tick_at(self, now: datetime) -> None:
         incident = self.incident

@@ -16,7 +16,7 @@ from tui.act.session import sentence
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-    from tui.decision import Readings
+    from tui.decision import Readings, Suggestion
     from tui.record.incident import Incident
     from tui.record.journal import Journal
     from tui.runbook import Runbook
@@ -52,6 +52,7 @@ class DashboardPart(_Base):
         def refresh_decision(self) -> None: ...
         def follow_journal(self) -> None: ...
         def tick_at(self, now: datetime) -> None: ...
+        def suggestion(self) -> Suggestion: ...
         def open_remediation(
             self, remediation_id: str, *, checklist_key: str | None = None
         ) -> bool: ...

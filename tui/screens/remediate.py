@@ -5,7 +5,8 @@ gradual rollout.
 Widget ids are stable (tests drive them):
 
 - ``ConfirmScreen`` (id ``confirm``): ``#secret-value`` (password), ``#param-<name>``,
-  ``#inputs-error``, ``#preview`` (button: run the dry run after the inputs),
+  ``#confirm-note`` (not the suggested fix), ``#inputs-error``, ``#preview`` (button:
+  run the dry run after the inputs),
   ``#confirm-body`` (what, where, diff, warnings, revert), ``#confirm-error`` (a refusal
   and its hint), ``#confirm-name`` (destructive only: type the deployment's name),
   ``#cancel``, ``#apply``. Dismisses with the :class:`~tui.act.plan.Plan` to apply,
@@ -42,6 +43,7 @@ from tui.act.guide import GuideStep
 from tui.act.judge import Verdict
 from tui.act.plan import DryRun, Plan, Progress
 from tui.act.session import Preview, sentence
+from tui.inert import inert
 from tui.runbook import Remediation, RotateSecret, SetImage, format_duration
 from tui.screens.dialog import Dialog, dialog_css, while_shown
 
@@ -102,8 +104,11 @@ class ConfirmScreen(Dialog[Plan | None]):
         *,
         heading: str | None = None,
         ask_inputs: bool | None = None,
+        note: str | None = None,
     ) -> None:
         super().__init__(id="confirm")
+        self.note = note
+        """Said before the dry run: e.g. that this is not the fix the signals suggest."""
         self.remediation = remediation
         self.deployment = deployment
         self.prepare = prepare
@@ -117,6 +122,8 @@ class ConfirmScreen(Dialog[Plan | None]):
             box.border_title = ("⚠ " if self.destructive else "") + self.heading
             if self.remediation.description:
                 yield Static(escape(self.remediation.description), classes="muted")
+            if self.note:
+                yield Static(Text("⚠ " + inert(self.note)), id="confirm-note", classes="hint")
             if self.ask_inputs:
                 with Vertical(id="confirm-inputs"):
                     if isinstance(self.remediation, RotateSecret):

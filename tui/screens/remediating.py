@@ -14,6 +14,7 @@ from textual import work
 
 from tui.act.guide import GuideStep, first_guide, guide_steps
 from tui.act.session import Preview, RemediationSession
+from tui.decision import off_suggestion
 from tui.errors import IncidentTuiError, RemediationError
 from tui.runbook import (
     Remediation,
@@ -143,8 +144,14 @@ class RemediationActions(DashboardPart):
         """Confirm (with its dry run), apply, follow, and revert if asked, each step shown
         as the session returns it. Returns whether it was applied and verified."""
         session = self.remediation_session(remediation, checklist_key)
+        note = off_suggestion(self.runbook, self.suggestion(), remediation.id)
         plan = await self.app.push_screen_wait(
-            ConfirmScreen(remediation, self.runbook.service.deployment, session.prepare)
+            ConfirmScreen(
+                remediation,
+                self.runbook.service.deployment,
+                session.prepare,
+                note=note if self.live else None,
+            )
         )
         if plan is None:
             session.cancel()
