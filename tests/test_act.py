@@ -8,6 +8,7 @@ import io
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +273,45 @@ async def test_forbidden_shows_the_runbook_hint_and_records_the_failure(
             assert app.is_running
 
 
+async def test_the_signals_answers_are_recorded_once_when_they_settle_and_when_they_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_sandbox("clay-rate-limited", speed=20) as sb:
+        app = cockpit(sb, tmp_path, monkeypatch)
+        async with app.run_test(size=(120, 40)):
+            dashboard = app.screen
+            dashboard._settler.hold = timedelta(seconds=1)  # type: ignore[attr-defined]
+
+            def answers(node: str) -> list[Any]:
+                return [e for e in recorded(app, "decision_answered") if e.details["node"] == node]
+
+            await wait_until(lambda: answers("vendor-incident"), 90, 0.2, "the live answers")
+            # before the 429s ramp up the root may first have settled on "no": a change is
+            # recorded, and every recorded answer differs from the one before it
+            root = answers("api-errors")
+            assert [e.details["answer"] for e in root][-1] == "yes"
+            assert all(a.details["answer"] != b.details["answer"] for a, b in pairwise(root))
+            assert root[-1].details["how"] == "live" and root[-1].actor == "signals"
+            assert "(live: " in root[-1].summary and "/min > " in root[-1].summary
+            (vendor,) = answers("vendor-incident")
+            assert vendor.details["answer"] == "no"
+            # more polls, the same answers: nothing more is recorded
+            counts = (len(root), 1)
+            for _ in range(3):
+                polled = dashboard.metrics["rate_limited"].fetched_at  # type: ignore[attr-defined]
+                await wait_until(
+                    lambda p=polled: dashboard.metrics["rate_limited"].fetched_at > p,  # type: ignore[attr-defined,misc]
+                    30,
+                    0.1,
+                    "another poll",
+                )
+            assert (len(answers("api-errors")), len(answers("vendor-incident"))) == counts
+            # the postmortem's decision path has them without anyone pressing y
+            path = dashboard.incident.decision_path()  # type: ignore[attr-defined]
+            assert [a.node for a in path.answers] == ["api-errors", "vendor-incident"]
+            assert path.leaf is not None and path.leaf.id == "integration-issue"
+
+
 async def test_decisions_checklists_and_notes_land_in_the_journal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -289,8 +329,16 @@ async def test_decisions_checklists_and_notes_land_in_the_journal(
             assert answered[-1].details["how"] == "live"
             assert answered[-1].details["signal"] is not None
             await pilot.press("n")
-            await wait_until(lambda: len(recorded(app, "decision_answered")) == 2, 5)
-            override = recorded(app, "decision_answered")[-1]
+
+            def on_root() -> list[Any]:
+                return [
+                    e
+                    for e in recorded(app, "decision_answered")
+                    if e.details["node"] == "api-errors"
+                ]
+
+            await wait_until(lambda: len(on_root()) == 2, 5)
+            override = on_root()[-1]
             assert override.details["answer"] == "no" and override.details["how"] == "override"
 
             checklist = app.screen.query_one(ChecklistView)

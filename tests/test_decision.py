@@ -3,14 +3,16 @@ record, one answer type, one ranking."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tui.decision import (
+    Answer,
     Readings,
+    Settler,
     answer_live,
     evaluate,
     evidence_text,
@@ -138,3 +140,23 @@ def test_a_predicate_is_judged_in_one_place():
     said = evidence_text(answer.signal, answer.value, answer.threshold, answer.op, "/min")
     assert said == "rate_limited 3/min <= 5/min"
     assert answer.evidence == ("Rate Limited: 3/min <= 5/min",)
+
+
+def test_a_live_answer_is_given_once_it_has_held_and_again_only_when_it_changes() -> None:
+    def said(answer: bool) -> Answer:
+        return Answer("api-errors", "Errors?", answer, "live")
+
+    settler = Settler(timedelta(seconds=10))
+    t0 = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+    at = [t0 + timedelta(seconds=s) for s in range(0, 60, 5)]
+    assert settler.settled([said(True)], at[0]) == []
+    assert settler.settled([said(False)], at[1]) == []  # a flicker: the clock starts again
+    assert settler.settled([said(True)], at[2]) == []
+    assert settler.settled([said(True)], at[3]) == []
+    assert [a.answer for a in settler.settled([said(True)], at[4])] == [True]
+    assert settler.settled([said(True)], at[5]) == []  # given once
+    assert settler.settled([said(False)], at[6]) == []
+    assert [a.answer for a in settler.settled([said(False)], at[8])] == [False]
+    # a person's answer, and no answer, are never the signals' to record
+    person = Answer("api-errors", "Errors?", True, "override")
+    assert settler.settled([person], at[11]) == []

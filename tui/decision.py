@@ -7,9 +7,9 @@ One answer type, :class:`Answer`, serves both walks: ``answer`` is always the ye
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from tui.runbook import (
@@ -27,6 +27,7 @@ __all__ = [
     "DecisionPath",
     "How",
     "Readings",
+    "Settler",
     "Suggestion",
     "answer_live",
     "dominant_category",
@@ -398,3 +399,28 @@ def off_suggestion(runbook: Runbook, suggestion: Suggestion, remediation_id: str
         + ", ".join(title(r) for r in first)
         + "."
     )
+
+
+class Settler:
+    """Lets the signals' answers settle before they are recorded: an answer counts once it
+    has stayed the same for ``hold`` (a reading that flickers across a threshold for one
+    poll records nothing), and each settled answer is given once until it changes."""
+
+    def __init__(self, hold: timedelta) -> None:
+        self.hold = hold
+        self._seen: dict[str, tuple[bool, datetime]] = {}
+        self._given: dict[str, bool] = {}
+
+    def settled(self, answers: Iterable[Answer], now: datetime) -> list[Answer]:
+        out: list[Answer] = []
+        for answer in answers:
+            if answer.how != "live" or answer.answer is None:
+                continue
+            seen = self._seen.get(answer.node)
+            if seen is None or seen[0] != answer.answer:
+                self._seen[answer.node] = (answer.answer, now)
+                seen = self._seen[answer.node]
+            if now - seen[1] >= self.hold and self._given.get(answer.node) != answer.answer:
+                self._given[answer.node] = answer.answer
+                out.append(answer)
+        return out

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from tui.decision import evidence_text, override_words
+from tui.decision import Answer, evidence_text, override_words
 from tui.errors import IllegalStatusChange, IncidentError
 from tui.record.event import Event, EventKind, utcnow
 from tui.record.state import (
@@ -236,11 +236,13 @@ class Incident(IncidentState):
         value: float | str | None = None,
         threshold: float | str | list[str] | None = None,
         op: str | None = None,
+        by_signals: bool = False,
     ) -> Event | None:
         """Answer a question of the decision tree, with the evidence behind the answer.
 
         A live answer the tree already holds records nothing, and a live answer never
-        replaces a person's (an override stays until a person changes it).
+        replaces a person's (an override stays until a person changes it). ``by_signals``:
+        the signals answered it by themselves (recorded as theirs, not a person's).
         """
         self._require_declared()
         node = self._question(node_id)
@@ -276,7 +278,27 @@ class Incident(IncidentState):
             "previous": None if previous is None else ("yes" if previous.answer else "no"),
             "live_answer": None if live_answer is None else ("yes" if live_answer else "no"),
         }
+        if by_signals:
+            return self._emit(
+                "decision_answered", summary, details, actor=SIGNALS_ACTOR, source="signals"
+            )
         return self._emit("decision_answered", summary, details)
+
+    def observe_answer(self, answer: Answer) -> Event | None:
+        """A live answer of the signals, once it has settled: recorded the first time and
+        whenever it changes, with its evidence; never over a person's answer."""
+        if answer.how != "live" or answer.answer is None:
+            return None
+        return self.answer(
+            answer.node,
+            answer.answer,
+            live=True,
+            signal=answer.signal,
+            value=answer.value,
+            threshold=answer.threshold,
+            op=answer.op,
+            by_signals=True,
+        )
 
     def record_remediation(
         self,

@@ -8,7 +8,7 @@ import contextlib
 import gc
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, Static, Tab, Tabs
 
-from tui.decision import Readings, Suggestion, suggest
+from tui.decision import Readings, Settler, Suggestion, suggest
 from tui.errors import ConfigError, IncidentTuiError
 from tui.inert import inert
 from tui.record.event import Event, utcnow
@@ -90,6 +90,9 @@ class DashboardScreen(IncidentActions, RemediationActions, ReplayControls, Scree
         *ACT_BINDINGS,
     ]
 
+    decision_settle = timedelta(seconds=10)
+    """How long the signals' answer to a question must hold before it is recorded."""
+
     def __init__(
         self,
         incident: Incident,
@@ -125,6 +128,7 @@ class DashboardScreen(IncidentActions, RemediationActions, ReplayControls, Scree
         self._sources: Sources | None = None
         self._tail: LogTail | None = None
         self._active_pane = "logs"
+        self._settler = Settler(self.decision_settle)
         self._warned = 0
 
     # ---------------------------------------------------------------- layout
@@ -353,6 +357,10 @@ class DashboardScreen(IncidentActions, RemediationActions, ReplayControls, Scree
     def refresh_decision(self) -> None:
         now = self.suggestion()
         self.query_one(DecisionTreeView).show(now.path, now.groups)
+        if self.live and self.journal is not None:
+            for answer in self._settler.settled(now.path.answers, self.clock()):
+                with contextlib.suppress(IncidentTuiError):
+                    self.incident.observe_answer(answer)
 
     def suggestion(self) -> Suggestion:
         """What the signals suggest now, with the responder's overrides."""
