@@ -90,10 +90,11 @@ def cockpit(
     monkeypatch: pytest.MonkeyPatch,
     runbook_id: str = "clay",
     *,
-    severity: str = "P2",
+    severity: str = "P1",
     **overrides: Any,
 ) -> IncidentApp:
-    """A cockpit with a freshly declared incident of ``runbook_id`` against the sandbox."""
+    """A cockpit with a freshly declared incident of ``runbook_id`` against the sandbox
+    (P1 unless told: no alert is more severe, so none offers to raise it)."""
     monkeypatch.setenv("INCIDENT_TUI_STATE_DIR", str(tmp_path / "state"))
     settings = fast_settings(sb, tmp_path, **overrides)
     catalog = discover_runbooks()

@@ -205,6 +205,57 @@ async def test_the_wrong_fix_is_shown_not_effective_with_the_revert_one_key_away
             assert "Restore the variables" in revert.remediation.title
 
 
+@pytest.mark.parametrize(
+    ("scenario", "signal", "pick"),
+    [("clay-auth", "Auth Failures", "raise"), ("clay-vendor-outage", "API Down", "keep")],
+)
+async def test_an_alert_more_severe_than_the_incident_offers_to_raise_it_and_either_choice_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scenario: str, signal: str, pick: str
+) -> None:
+    async with running_sandbox(scenario, speed=20) as sb:
+        app = cockpit(sb, tmp_path, monkeypatch, severity="P2")
+        async with app.run_test(size=(120, 40)) as pilot:
+            dashboard = app.screen
+            offer = await wait_until(
+                lambda: app.screen if isinstance(app.screen, ChoiceScreen) else None,
+                90,
+                0.2,
+                "the offer to raise the severity",
+            )
+            assert offer.heading == f"{signal} is a P1 alert; this incident is P2"
+            assert [value for value, _ in offer.choices] == ["raise", "keep"]
+            if pick == "keep":
+                await pilot.press("down")
+            await pilot.press("enter")  # Enter raises: one key
+            await wait_until(lambda: app.screen is dashboard, 10)
+            incident = dashboard.incident  # type: ignore[attr-defined]
+            if pick == "raise":
+                (changed,) = await wait_until(lambda: recorded(app, "severity_changed"), 5)
+                assert changed.summary == f"Severity changed from P2 to P1: {signal} alert (P1)"
+                assert incident.severity == "P1"
+            else:
+                notes = await wait_until(lambda: recorded(app, "note"), 5)
+                assert notes[-1].details["text"] == f"Kept severity P2 with the P1 alert {signal}"
+                assert incident.severity == "P2" and not recorded(app, "severity_changed")
+            # offered once per alert: more polls bring no second offer
+            await settle_polls(dashboard, 2)
+            assert app.screen is dashboard
+
+
+async def settle_polls(dashboard: Any, polls: int) -> None:
+    """Wait for ``polls`` more metric polls of the dashboard."""
+    for _ in range(polls):
+        seen = {k: r.fetched_at for k, r in dashboard.metrics.items()}
+        await wait_until(
+            lambda seen=seen: any(
+                r.fetched_at > seen.get(k, r.fetched_at) for k, r in dashboard.metrics.items()
+            ),
+            30,
+            0.1,
+            "another poll",
+        )
+
+
 async def test_destructive_rollback_needs_the_typed_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

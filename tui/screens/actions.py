@@ -11,6 +11,7 @@ on screen.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from tui.act.guide import guide_steps
 from tui.act.session import sentence
 from tui.decision import Answer, answer_live
 from tui.errors import IncidentTuiError
+from tui.record.event import Event
 from tui.record.state import STATUSES
 from tui.runbook import (
     format_duration,
@@ -86,6 +88,7 @@ class IncidentActions(DashboardPart):
     slack_timeout: float = 10.0
 
     _update_due_notified: datetime | None = None
+    _severity_offered: frozenset[tuple[str, str]] = frozenset()
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -249,6 +252,49 @@ class IncidentActions(DashboardPart):
         except IncidentTuiError as error:
             self._fail(error)
 
+    def offer_severity(self, alert: Event) -> None:
+        """An alert more severe than the incident: offer to raise the severity (Enter), or
+        keep it; either choice is recorded. Offered once per signal and level, when the
+        dashboard is on top (never over a dialog the responder is typing into)."""
+        level = str(alert.details.get("level") or "")
+        signal = str(alert.details.get("signal") or "")
+        known = {s.level for s in self.runbook.severities}
+        if not self.live or level not in known or self.incident.severity not in known:
+            return
+        if _rank(level) >= _rank(self.incident.severity):
+            return
+        if (signal, level) in self._severity_offered:
+            return
+        self._severity_offered = self._severity_offered | {(signal, level)}
+        self._offer_severity(alert, level)
+
+    @work(group="severity-offer", exit_on_error=False)
+    async def _offer_severity(self, alert: Event, level: str) -> None:
+        while self.app.screen is not self:
+            await asyncio.sleep(0.2)
+        now = self.incident.severity
+        if _rank(level) >= _rank(now):
+            return  # raised meanwhile
+        name = str(alert.details.get("name") or alert.details.get("signal"))
+        definition = self.runbook.severity(level).definition
+        choice = await self.app.push_screen_wait(
+            ChoiceScreen(
+                f"{name} is a {level} alert; this incident is {now}",
+                [
+                    ("raise", f"Raise the severity to {level}: {definition}"),
+                    ("keep", f"Keep {now}"),
+                ],
+                help_text=f"The alert: {alert.summary}. Either choice is recorded.",
+            )
+        )
+        try:
+            if choice == "raise":
+                self.incident.set_severity(level, reason=f"{name} alert ({level})")
+            elif choice == "keep":
+                self.incident.note(f"Kept severity {now} with the {level} alert {name}")
+        except IncidentTuiError as error:
+            self._fail(error)
+
     @work(group="act-dialog", exit_on_error=False)
     async def action_status(self) -> None:
         if not self._can_change():
@@ -372,3 +418,8 @@ class IncidentActions(DashboardPart):
             [str(result.postmortem), str(result.folder), str(result.archive)], result.notes
         )
         self.notify(f"Exported to {result.folder}.")
+
+
+def _rank(level: str) -> int:
+    """``P1`` -> 1: the lower, the more severe."""
+    return int(level[1:]) if level[1:].isdigit() else 99

@@ -486,9 +486,11 @@ class DashboardScreen(IncidentActions, RemediationActions, ReplayControls, Scree
         if outcome.value is not None:
             self.metrics = {reading.signal_id: reading for reading in outcome.value}
             for reading in outcome.value:
-                self.incident.observe_alert(
+                event = self.incident.observe_alert(
                     reading.signal_id, reading.level, reading.value, reading.threshold
                 )
+                if event is not None and event.kind == "signal_alert_raised":
+                    self.offer_severity(event)
         self.metrics_fault = outcome.fault
         self._observe_fault("prometheus", outcome.fault)
         self.query_one(ErrorRatesPane).show(
