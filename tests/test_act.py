@@ -227,7 +227,7 @@ async def test_an_alert_more_severe_than_the_incident_offers_to_raise_it_and_eit
             if pick == "keep":
                 await pilot.press("down")
             await pilot.press("enter")  # Enter raises: one key
-            await wait_until(lambda: app.screen is dashboard, 10)
+            await wait_until(lambda: app.screen is not offer, 10)
             incident = dashboard.incident  # type: ignore[attr-defined]
             if pick == "raise":
                 (changed,) = await wait_until(lambda: recorded(app, "severity_changed"), 5)
@@ -237,9 +237,11 @@ async def test_an_alert_more_severe_than_the_incident_offers_to_raise_it_and_eit
                 notes = await wait_until(lambda: recorded(app, "note"), 5)
                 assert notes[-1].details["text"] == f"Kept severity P2 with the P1 alert {signal}"
                 assert incident.severity == "P2" and not recorded(app, "severity_changed")
-            # offered once per alert: more polls bring no second offer
+            # offered once per alert: more polls bring no second offer of this one (another
+            # alert, our health going down, may make its own)
             await settle_polls(dashboard, 2)
-            assert app.screen is dashboard
+            again = app.screen
+            assert not (isinstance(again, ChoiceScreen) and again.heading == offer.heading)
 
 
 async def settle_polls(dashboard: Any, polls: int) -> None:
@@ -254,6 +256,67 @@ async def settle_polls(dashboard: Any, polls: int) -> None:
             0.1,
             "another poll",
         )
+
+
+async def test_a_crash_loop_is_one_alert_with_its_evidence_and_clears_after_the_rollback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_sandbox("clay-infra", speed=20) as sb:
+        app = cockpit(sb, tmp_path, monkeypatch)
+        async with app.run_test(size=(120, 40)) as pilot:
+            fast(app)
+            dashboard = app.screen
+            dashboard.remediation_watch = (timedelta(seconds=3), timedelta(minutes=2))  # type: ignore[attr-defined]
+            dashboard.remediation_watch_tick = 0.2  # type: ignore[attr-defined]
+
+            def raised(name: str) -> list[Any]:
+                return [
+                    e for e in recorded(app, "signal_alert_raised") if e.details["name"] == name
+                ]
+
+            await wait_until(lambda: raised("Crash loop"), 90, 0.2, "the crash-loop alert")
+            (crash,) = raised("Crash loop")
+            assert "pods restarting (CrashLoopBackOff)" in crash.summary, crash.summary
+            assert " restarts" in crash.summary
+            await wait_until(lambda: raised("Health down") or raised("Health degraded"), 60, 0.2)
+            # the restarts go on; they fold into one event per pod, not one a minute
+            await settle_polls(dashboard, 2)
+            restarts = recorded(app, "pod_restarts_seen")
+            assert len(restarts) <= len(dashboard.pods), [e.summary for e in restarts]  # type: ignore[attr-defined]
+            assert len(raised("Crash loop")) == 1
+
+            confirm = await open_confirm(app, lambda: dashboard.open_remediation("rollback"))  # type: ignore[attr-defined]
+            confirm.query_one("#confirm-name", Input).value = "clay-integration"
+            await pilot.pause()
+            confirm.query_one("#apply", Button).press()
+            await wait_until(lambda: recorded(app, "remediation_rolled_out"), 60)
+            (rolled,) = recorded(app, "remediation_rolled_out")
+            assert "watching health" in rolled.summary, rolled.summary
+            await wait_until(
+                lambda: (
+                    recorded(app, "remediation_effective")
+                    or recorded(app, "remediation_not_effective")
+                ),
+                150,
+                0.2,
+                "the verdict",
+            )
+            assert recorded(app, "remediation_effective"), recorded(
+                app, "remediation_not_effective"
+            )
+            cleared = {e.details["signal"] for e in recorded(app, "signal_alert_cleared")}
+            await wait_until(
+                lambda: (
+                    {"pods.crashloop", "health.status"}
+                    <= {e.details["signal"] for e in recorded(app, "signal_alert_cleared")}
+                ),
+                60,
+                0.2,
+                f"the alerts to clear (cleared so far: {cleared})",
+            )
+            from tui.record.postmortem import error_type
+
+            assert "Crash loop" in (error_type(dashboard.incident) or "")  # type: ignore[attr-defined]
 
 
 async def test_destructive_rollback_needs_the_typed_name(

@@ -141,7 +141,10 @@ async def test_the_suggested_path_follows_the_scenario_and_its_fix(tmp_path: Pat
             assert node is not None and "integration issue" in str(node.label).lower()
 
             def recorded(kind: str) -> bool:
-                return any(e.kind == kind for e in Journal(journal.directory).load().events)
+                return any(
+                    e.kind == kind and e.details.get("signal") == "rate_limited"
+                    for e in Journal(journal.directory).load().events
+                )
 
             await wait_until(lambda: recorded("signal_alert_raised"), 60, 0.25, "the 429 alert")
             await sb.kubectl("set", "env", "deployment/clay-integration", "RATE_LIMIT_MODE=queue")
@@ -149,7 +152,7 @@ async def test_the_suggested_path_follows_the_scenario_and_its_fix(tmp_path: Pat
             await wait_until(lambda: leaf() == "monitor", 150, 0.5, "the path to move to monitor")
             await pilot.pause()
             await wait_until(
-                lambda: recorded("signal_alert_cleared"), 30, 0.25, "the alert to clear"
+                lambda: recorded("signal_alert_cleared"), 30, 0.25, "the 429 alert to clear"
             )
 
 

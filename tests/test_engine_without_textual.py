@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("tui/act", "tui/record", "tui/runbook", "tui/sources")
-MODULES = ("tui.decision", "tui.settings", "tui.signals")
+MODULES = ("tui.conditions", "tui.decision", "tui.settings", "tui.signals")
 
 
 def engine_modules() -> list[str]:

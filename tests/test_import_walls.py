@@ -17,6 +17,7 @@ MAX_LINES = 700
 
 ENGINE = (
     "tui.act",
+    "tui.conditions",
     "tui.decision",
     "tui.errors",
     "tui.inert",

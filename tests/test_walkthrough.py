@@ -31,7 +31,15 @@ async def test_the_readme_walkthrough_ends_in_a_postmortem(
             app.screen.remediation_watch = (timedelta(seconds=5), timedelta(minutes=3))  # type: ignore[attr-defined]
             app.screen.export_dir = tmp_path / "exports"  # type: ignore[attr-defined]
             # 1. the 429 alert fires and the tree suggests "Our integration issue"
-            await wait_until(lambda: events_of(app.journal, "signal_alert_raised"), 60, 0.2)
+            await wait_until(
+                lambda: any(
+                    e.details["signal"] == "rate_limited"
+                    for e in events_of(app.journal, "signal_alert_raised")
+                ),
+                60,
+                0.2,
+                "the Rate Limited alert",
+            )
             tree = app.screen.query_one(DecisionTreeView)
             await wait_until(
                 lambda: (
@@ -76,7 +84,15 @@ async def test_the_readme_walkthrough_ends_in_a_postmortem(
             await wait_until(lambda: app.screen.id == "dashboard", 10, 0.05, "the dashboard")
             # 4. the 429s stop: the alert clears by itself, and the watch of Rate Limited
             #    (going on with its screen closed) calls the fix effective
-            await wait_until(lambda: events_of(app.journal, "signal_alert_cleared"), 150, 0.5)
+            await wait_until(
+                lambda: any(
+                    e.details["signal"] == "rate_limited"
+                    for e in events_of(app.journal, "signal_alert_cleared")
+                ),
+                150,
+                0.5,
+                "the Rate Limited alert to clear",
+            )
             await wait_until(
                 lambda: (
                     events_of(app.journal, "remediation_effective")
@@ -105,6 +121,7 @@ async def test_the_readme_walkthrough_ends_in_a_postmortem(
     assert len(postmortems) == 1
     text = postmortems[0].read_text()
     assert "RATE_LIMIT_MODE=queue" in text or "Enable request queuing" in text
+    assert text.startswith("# Incident: Clay 429 Rate Limited"), text.splitlines()[0]
     assert "Alert cleared: Rate Limited" in text
     assert "Alert raised: Rate Limited" in text
     assert "Queueing enabled; 429s stopped" in text

@@ -546,21 +546,63 @@ class Incident(IncidentState):
         details = {"backend": backend, "fault": fault, "message": message, "hint": hint}
         return self._emit("source_fault", summary, details, actor=SIGNALS_ACTOR, source="signals")
 
+    def observe_condition(
+        self, key: str, name: str, level: str | None, evidence: str
+    ) -> Event | None:
+        """Feed every look at a problem no runbook signal measures (``pods.crashloop``,
+        ``pods.ready``, ``health.status``): ``level`` while it lasts, None when it does not.
+        Records one ``signal_alert_raised`` with its evidence when it starts (again if the
+        level changes) and one ``signal_alert_cleared`` when it ends."""
+        self._require_declared()
+        current = self.alerts.get(key)
+        details: dict[str, Any] = {
+            "signal": key,
+            "name": name,
+            "value": None,
+            "threshold": None,
+            "op": None,
+            "unit": "",
+            "evidence": evidence,
+        }
+        if level is None:
+            if current is None:
+                return None
+            details["level"] = current.level
+            return self._emit(
+                "signal_alert_cleared",
+                f"Alert cleared: {current.name}: {evidence}",
+                details,
+                actor=SIGNALS_ACTOR,
+                source="signals",
+            )
+        if current is not None and current.level == level:
+            return None
+        details.update(level=level, previous_level=current.level if current else None)
+        return self._emit(
+            "signal_alert_raised",
+            f"Alert raised: {name} ({level}): {evidence}",
+            details,
+            actor=SIGNALS_ACTOR,
+            source="signals",
+        )
+
     def observe_pod_restarts(
         self, pod: str, restarts: int, *, reason: str | None = None
     ) -> Event | None:
         """Feed every poll of a pod's restart count: records when it goes up (or is above
-        zero the first time the pod is seen), at most once a minute per pod so a crash loop
-        is one line a minute, not one per restart."""
+        zero the first time the pod is seen); further restarts of a crash loop fold into
+        that one event (the crash-loop alert counts them), and a pod that restarts again
+        after five quiet minutes is recorded again."""
         self._require_declared()
         previous = self.pod_restarts.get(pod)
         if (previous is None and restarts == 0) or (previous is not None and restarts <= previous):
             self.pod_restarts[pod] = restarts if previous is None else max(previous, restarts)
             return None
         last = self._restart_recorded_at.get(pod)
-        if last is not None and self.clock() - last < timedelta(minutes=1):
-            return None
         self._restart_recorded_at[pod] = self.clock()
+        if last is not None and self.clock() - last < timedelta(minutes=5):
+            self.pod_restarts[pod] = restarts
+            return None
         summary = f"Pod {pod} restarted ({restarts} restart{'s' if restarts != 1 else ''}"
         summary += f", {reason})" if reason else ")"
         details = {"pod": pod, "restarts": restarts, "previous": previous, "reason": reason}

@@ -57,11 +57,14 @@ class _Keep(dict[str, str]):
 def error_type(incident: Incident) -> str | None:
     """``429 Rate Limited``: the error classes of the signals that alerted, in order."""
     names = []
-    for signal_id in incident.alerted:
+    # the runbook's own signals first (the error classes), then what no signal measures
+    signals = {s.id for s in incident.runbook.signals}
+    ordered = sorted(incident.alerted, key=lambda signal_id: signal_id not in signals)
+    for signal_id in ordered:
         try:
             signal = incident.runbook.signal(signal_id)
         except KeyError:
-            names.append(signal_id)
+            names.append(incident.alert_names.get(signal_id, signal_id))
             continue
         codes: list[str] = []
         for category in incident.runbook.categories:

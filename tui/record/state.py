@@ -322,6 +322,8 @@ class IncidentState:
         """Signals past their threshold now."""
         self.alerted: list[str] = []
         """Every signal that alerted during the incident, in the order it first did."""
+        self.alert_names: dict[str, str] = {}
+        """What each alert that was raised is called (``Rate Limited``, ``Crash loop``)."""
         self.vendor_indicator: str | None = None
         self.vendor_description: str | None = None
         self.pod_restarts: dict[str, int] = {}
@@ -661,6 +663,7 @@ class IncidentState:
         )
         if signal not in self.alerted:
             self.alerted.append(signal)
+        self.alert_names[signal] = str(d.get("name", signal))
 
     def _on_signal_alert_cleared(self, event: Event) -> None:
         self.alerts.pop(str(event.details.get("signal")), None)

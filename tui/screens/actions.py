@@ -23,6 +23,7 @@ from textual.binding import Binding, BindingType
 
 from tui.act.guide import guide_steps
 from tui.act.session import sentence
+from tui.conditions import Finding
 from tui.decision import Answer, answer_live
 from tui.errors import IncidentTuiError
 from tui.record.event import Event
@@ -251,6 +252,18 @@ class IncidentActions(DashboardPart):
             self.incident.set_severity(level)
         except IncidentTuiError as error:
             self._fail(error)
+
+    def observe_conditions(self, conditions: list[Finding]) -> None:
+        """Problems no signal measures, on the record; one more severe than the incident
+        offers to raise it."""
+        if not self.live:
+            return
+        for condition in conditions:
+            event = self.incident.observe_condition(
+                condition.key, condition.name, condition.level, condition.evidence
+            )
+            if event is not None and event.kind == "signal_alert_raised":
+                self.offer_severity(event)
 
     def offer_severity(self, alert: Event) -> None:
         """An alert more severe than the incident: offer to raise the severity (Enter), or

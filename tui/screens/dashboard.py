@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, Static, Tab, Tabs
 
+from tui.conditions import PodJudge, health_condition
 from tui.decision import Readings, Settler, Suggestion, suggest
 from tui.errors import ConfigError, IncidentTuiError
 from tui.inert import inert
@@ -129,6 +130,8 @@ class DashboardScreen(IncidentActions, RemediationActions, ReplayControls, Scree
         self._tail: LogTail | None = None
         self._active_pane = "logs"
         self._settler = Settler(self.decision_settle)
+        self._last_error: LogLine | None = None
+        self._pod_judge = PodJudge()
         self._warned = 0
 
     # ---------------------------------------------------------------- layout
@@ -472,6 +475,7 @@ class DashboardScreen(IncidentActions, RemediationActions, ReplayControls, Scree
         if health is not None:
             if health.value is not None:
                 self.health = health.value
+                self.observe_conditions([health_condition(health.value)])
             self.health_fault = health.fault
             self._observe_fault("health", health.fault)
         self.query_one(VendorStatusPane).show(
@@ -566,6 +570,7 @@ class DashboardScreen(IncidentActions, RemediationActions, ReplayControls, Scree
             self._tail.update_pods(pods)
         for pod in pods:
             self.incident.observe_pod_restarts(pod.name, pod.restarts, reason=pod.reason)
+        self.observe_conditions(self._pod_judge.observe(pods, self._last_error, self.clock()))
         self.query_one(PodTable).show(pods, self.kube_fault, self.clock())
         self.query_one(
             "#pane-pods"
@@ -595,6 +600,9 @@ class DashboardScreen(IncidentActions, RemediationActions, ReplayControls, Scree
         self._update_log_status()
 
     def _on_log_lines(self, lines: list[LogLine], dropped: int) -> None:
+        self._last_error = next((line for line in reversed(lines) if line.is_error), None) or (
+            self._last_error
+        )
         self.query_one("#logs", LogView).write_lines(lines, dropped)
 
     # ---------------------------------------------------------------- the log pane
