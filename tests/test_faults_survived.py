@@ -45,7 +45,7 @@ from tui.screens.remediate import ConfirmScreen, RemediationScreen
 from tui.settings import load_settings
 from tui.signals import SourceFault
 from tui.sources.base import FaultTracker
-from tui.sources.kube import KubeConnection
+from tui.sources.kube.connection import KubeConnection
 from widgets.log_view import LogView
 
 

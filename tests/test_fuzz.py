@@ -27,7 +27,7 @@ from tui.inert import inert
 from tui.runbook import load_runbook
 from tui.settings import Settings, load_settings
 from tui.signals import Component, Health, LogLine, PodState, VendorStatus
-from tui.sources.kube import parse_pod, parse_timestamp
+from tui.sources.kube.objects import parse_pod, parse_timestamp
 from tui.sources.prometheus import _parse_matrix, parse_vector
 from tui.sources.statuspage import StatusPageSource, parse_health, parse_summary
 from widgets.log_view import LogView

@@ -22,7 +22,7 @@ from tui.inert import CONTROL_CHARACTERS, inert, inert_block
 from tui.output import echo, show
 from tui.runbook import discover_runbooks
 from tui.signals import LogLine
-from tui.sources.kube import LogTail, _PodStream
+from tui.sources.kube.logs import LogTail, _PodStream
 from widgets.log_view import LogView
 
 CLAY = discover_runbooks().get("clay")

@@ -19,7 +19,7 @@ from tui.errors import RemediationError
 from tui.record.incident import Incident
 from tui.runbook import Runbook, discover_runbooks
 from tui.settings import load_settings
-from tui.sources.kube import KubeConnection
+from tui.sources.kube.connection import KubeConnection
 
 RUNBOOKS = discover_runbooks()
 CLAY: Runbook = RUNBOOKS.get("clay")

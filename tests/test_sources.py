@@ -18,7 +18,8 @@ from tui.runbook import Runbook, discover_runbooks
 from tui.settings import Settings, load_settings
 from tui.signals import LogLine, PodState, SourceFault
 from tui.sources.hub import Sources
-from tui.sources.kube import LogTail, PodWatcher
+from tui.sources.kube.logs import LogTail
+from tui.sources.kube.pods import PodWatcher
 from tui.sources.prometheus import PrometheusSource
 
 CLAY: Runbook = discover_runbooks().get("clay")

@@ -55,7 +55,7 @@ from tui.runbook import (
     SetImage,
 )
 from tui.sources.base import hint_text
-from tui.sources.kube import KubeConnection
+from tui.sources.kube.connection import KubeConnection
 
 __all__ = ["RemediationRunner"]
 

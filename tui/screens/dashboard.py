@@ -51,7 +51,7 @@ from widgets.vendor_status import VendorStatusPane
 
 if TYPE_CHECKING:
     from tui.sources.hub import Sources
-    from tui.sources.kube import LogTail
+    from tui.sources.kube.logs import LogTail
 
 __all__ = ["PANES", "DashboardScreen"]
 
@@ -504,7 +504,8 @@ class DashboardScreen(IncidentActions, RemediationActions, ReplayControls, Scree
 
     @work(exclusive=True, group="kubernetes", exit_on_error=False)
     async def run_kube(self) -> None:
-        from tui.sources.kube import LogTail, PodWatcher
+        from tui.sources.kube.logs import LogTail
+        from tui.sources.kube.pods import PodWatcher
 
         sources = await self.open_sources()
         while True:

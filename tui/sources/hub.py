@@ -16,7 +16,8 @@ from tui.runbook import Runbook
 from tui.settings import Settings
 from tui.signals import Health, LogLine, MetricReading, PodState, SourceFault, VendorStatus, utcnow
 from tui.sources.base import FaultTracker, Outcome
-from tui.sources.kube import KubeConnection, parse_pod, parse_timestamp
+from tui.sources.kube.connection import KubeConnection
+from tui.sources.kube.objects import parse_pod, parse_timestamp
 from tui.sources.prometheus import PrometheusSource
 from tui.sources.statuspage import HealthSource, StatusPageSource
 

@@ -1,0 +1,312 @@
+"""A live log tail across the runbook's pods that survives rollouts and dropped streams."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from tui.errors import SourceError, SourceMalformed, SourceTimeout
+from tui.runbook import Runbook
+from tui.signals import LogLine, PodState, SourceFault, detect_level
+from tui.sources.base import FaultTracker
+from tui.sources.kube.connection import KubeConnection
+from tui.sources.kube.objects import parse_timestamp
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["LogTail"]
+
+
+_SLICE = 256
+"""Lines taken between two chances for the screen to draw."""
+_ERROR_LEVELS = ("error", "fatal")
+
+
+class _Timestamps:
+    """:func:`parse_timestamp` for a stream of lines: the lines of one second share their
+    whole-second part, so it is parsed once."""
+
+    def __init__(self) -> None:
+        self._seconds: dict[str, tuple[datetime, int] | None] = {}
+
+    def parse(self, text: str) -> tuple[datetime, int] | None:
+        base, dot, rest = text.partition(".")
+        if not dot or not rest.endswith("Z"):
+            return parse_timestamp(text)
+        digits = rest[:-1]
+        if not digits.isascii() or not digits.isdigit() or len(digits) > 9:
+            return None
+        if base in self._seconds:
+            known = self._seconds[base]
+        else:
+            if len(self._seconds) > 256:
+                self._seconds.clear()
+            whole = parse_timestamp(base + "Z")
+            known = None if whole is None else (whole[0], whole[1])
+            self._seconds[base] = known
+        if known is None:
+            return None
+        moment, seconds_ns = known
+        nanos = int(digits[:9].ljust(9, "0"))
+        return moment.replace(microsecond=nanos // 1000), seconds_ns + nanos
+
+
+class _PodStream:
+    """One pod's log stream, resumable after a drop without repeating a line."""
+
+    def __init__(self, pod: str, container: str | None) -> None:
+        self.pod = pod
+        self.container = container
+        self.last_ns = 0
+        self.seen_at_last: set[str] = set()
+        self.task: asyncio.Task[None] | None = None
+        self.finished = False
+
+    def accept(self, ns: int, text: str) -> bool:
+        """Whether a line is new (not already shown before a reconnect)."""
+        if ns < self.last_ns:
+            return False
+        if ns == self.last_ns:
+            if text in self.seen_at_last:
+                return False
+            self.seen_at_last.add(text)
+            return True
+        self.last_ns = ns
+        self.seen_at_last = {text}
+        return True
+
+
+class LogTail:
+    """Follows the logs of every running pod of the runbook, starting at the runbook's
+    ``since``, and hands lines to ``sink`` in batches every ``flush_interval`` seconds.
+
+    A new pod is picked up as soon as the pod watcher reports it running; a deleted pod's
+    tail ends; a dropped stream reconnects and resumes after the last line it showed."""
+
+    backend = "logs"
+
+    def __init__(
+        self,
+        conn: KubeConnection,
+        runbook: Runbook,
+        sink: Callable[[list[LogLine], int], None],
+        on_fault: Callable[[SourceFault | None], None],
+        *,
+        flush_interval: float = 0.2,
+        max_pending: int = 50_000,
+        retry_interval: float = 1.0,
+        max_line_length: int = 16_384,
+    ) -> None:
+        self.conn = conn
+        self.runbook = runbook
+        self.container = runbook.logs.container or runbook.service.container
+        self.since_seconds = max(1, int(runbook.logs.since.total_seconds()))
+        self.error_pattern = re.compile(runbook.logs.error_pattern)
+        self.sink = sink
+        self.on_fault = on_fault
+        self.flush_interval = flush_interval
+        self.max_pending = max_pending
+        self.retry_interval = retry_interval
+        self.max_line_length = max_line_length
+        self.tracker = FaultTracker(self.backend, runbook)
+        self.streams: dict[str, _PodStream] = {}
+        self._pending: list[LogLine] = []
+        self._dropped = 0
+        self._started_at = datetime.now(UTC)
+        self._faulted = False
+        self._known_pods: set[str] = set()
+        self._seen_once = False
+        self._broken_streams: set[str] = set()
+        """Pods whose stream sent lines without timestamps and no good line since."""
+        self._stamps = _Timestamps()
+        self._api_down = False
+
+    # pods -------------------------------------------------------------------------
+
+    def update_pods(self, pods: list[PodState]) -> None:
+        """Start tails for running pods not yet followed; forget pods that are gone."""
+        names = {p.name for p in pods}
+        for pod in pods:
+            stream = self.streams.get(pod.name)
+            runnable = pod.phase in ("Running", "Terminating", "Succeeded", "Failed")
+            if stream is None and runnable:
+                # a pod that appeared after the tail started is read from its beginning
+                fresh = self._seen_once and pod.name not in self._known_pods
+                since = None if fresh else self.since_seconds
+                stream = _PodStream(pod.name, self.container)
+                self.streams[pod.name] = stream
+                stream.task = asyncio.create_task(self._follow(stream, since))
+            self._known_pods.add(pod.name)
+        self._seen_once = True
+        for name in list(self.streams):
+            if name not in names:
+                self._broken_streams.discard(name)
+                stream = self.streams.pop(name)
+                if stream.task is not None:
+                    stream.task.cancel()
+
+    # streaming ----------------------------------------------------------------------
+
+    async def _open(self, stream: _PodStream, since: int | None) -> aiohttp.ClientResponse:
+        return await self.conn.request(
+            self.backend,
+            f"logs of {stream.pod}",
+            self.conn.api.read_namespaced_pod_log_without_preload_content(
+                stream.pod,
+                self.conn.namespace,
+                container=stream.container,
+                follow=True,
+                timestamps=True,
+                since_seconds=since,
+                # the client takes one total timeout: a stream is cut after an hour and
+                # resumes from its last line
+                _request_timeout=3600.0,
+            ),
+        )
+
+    async def _follow(self, stream: _PodStream, since: int | None) -> None:
+        import aiohttp
+
+        while stream.pod in self.streams:
+            try:
+                response = await self._open(stream, since)
+            except SourceError as error:
+                if error.kind == "error" and "400" in error.detail:
+                    # the container has not started yet: try again shortly
+                    await asyncio.sleep(self.retry_interval / 2)
+                    continue
+                if "404" in error.detail:
+                    return
+                self._fault(error)
+                await asyncio.sleep(self.retry_interval)
+                continue
+            if self.tracker.failing_kind != "malformed":
+                self._healed()
+            try:
+                await self._read(stream, response)
+            except (aiohttp.ClientError, asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                response.release()
+            # the stream ended: the pod is gone, or the connection dropped
+            if stream.pod not in self.streams:
+                return
+            await asyncio.sleep(self.retry_interval / 4)
+            elapsed = (datetime.now(UTC).timestamp() * 1e9 - stream.last_ns) / 1e9
+            since = max(1, int(elapsed) + 2) if stream.last_ns else since
+
+    async def _read(self, stream: _PodStream, response: aiohttp.ClientResponse) -> None:
+        buffer = b""
+        async for chunk in response.content.iter_any():
+            if buffer:
+                chunk = buffer + chunk
+            end = chunk.rfind(b"\n")
+            if end < 0:
+                buffer = chunk
+                continue
+            buffer = chunk[end + 1 :]
+            lines = chunk[:end].decode("utf-8", "replace").split("\n")
+            # under a flood a chunk holds thousands of lines: take them in slices and let
+            # the screen draw (and keys be answered) between slices
+            for start in range(0, len(lines), _SLICE):
+                if start:
+                    await asyncio.sleep(0)
+                self._take_text(stream, lines[start : start + _SLICE])
+            await asyncio.sleep(0)
+        if buffer:
+            self._take(stream, [buffer])
+
+    def _take(self, stream: _PodStream, raw_lines: list[bytes]) -> None:
+        self._take_text(stream, [raw.decode("utf-8", "replace") for raw in raw_lines])
+
+    def _take_text(self, stream: _PodStream, texts: list[str]) -> None:
+        pending = self._pending
+        container = stream.container or ""
+        pod = stream.pod
+        error_search = self.error_pattern.search
+        stamps = self._stamps
+        accept = stream.accept
+        limit = self.max_line_length
+        for text in texts:
+            if text.endswith("\r"):
+                text = text[:-1]
+            stamp, _, rest = text.partition(" ")
+            parsed = stamps.parse(stamp)
+            if parsed is None:
+                # the API was asked for timestamps: a line without one is not a log line
+                # the kubelet sent; keep it visible but say the stream is broken
+                moment, ns, rest = None, stream.last_ns, text
+                self._broken_streams.add(pod)
+                if self.tracker.failing_kind != "malformed":
+                    self._fault(
+                        SourceMalformed(
+                            self.backend,
+                            f"the log stream of {pod} sent lines without timestamps",
+                        )
+                    )
+            else:
+                moment, ns = parsed
+                if pod in self._broken_streams:
+                    self._broken_streams.discard(pod)
+                    # healed only when no pod's stream is still sending broken lines
+                    if not self._broken_streams and self.tracker.failing_kind == "malformed":
+                        self._healed()
+            if len(rest) > limit:
+                rest = rest[:limit] + " …[truncated]"
+            if not accept(ns, rest):
+                continue
+            # LogLine.parse, spelled out: this loop runs for every line of a flood
+            level = detect_level(rest)
+            is_error = level in _ERROR_LEVELS or error_search(rest) is not None
+            pending.append(LogLine(pod, container, moment, rest, level, is_error))
+        if len(pending) > self.max_pending:
+            cut = len(pending) - self.max_pending
+            del pending[:cut]
+            self._dropped += cut
+
+    # faults ---------------------------------------------------------------------------
+
+    def api_fault(self, fault: SourceFault | None) -> None:
+        """What the pod watcher found of the API server. A hung or unreachable one holds
+        every log stream too, which cannot tell by itself (a quiet pod sends nothing
+        either): the pane says no new lines can arrive until the API answers again."""
+        if fault is not None and fault.kind in ("timeout", "unreachable"):
+            self._api_down = True
+            self._fault(SourceTimeout(self.backend, f"no new lines can arrive: {fault.message}"))
+        elif fault is None and self._api_down:
+            self._api_down = False
+            self._healed()
+
+    def _fault(self, error: SourceError) -> None:
+        self._faulted = True
+        self.on_fault(self.tracker.failed(error, self.conn.server).fault)
+
+    def _healed(self) -> None:
+        self.tracker.ok(None)
+        if self._faulted:
+            self._faulted = False
+            self.on_fault(None)
+
+    # the flusher ----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        if self._pending or self._dropped:
+            lines, dropped = self._pending, self._dropped
+            self._pending, self._dropped = [], 0
+            self.sink(lines, dropped)
+
+    async def run(self) -> None:
+        """Flush batches until cancelled; cancelling stops every pod's tail."""
+        try:
+            while True:
+                await asyncio.sleep(self.flush_interval)
+                self.flush()
+        finally:
+            for stream in self.streams.values():
+                if stream.task is not None:
+                    stream.task.cancel()
+            self.streams.clear()
