@@ -31,6 +31,7 @@ from tui.screens.modals import (
 from tui.screens.remediate import ConfirmScreen, RemediationScreen, RolloutGuideScreen
 from widgets.checklist import ChecklistView
 from widgets.decision_tree import DecisionTreeView
+from widgets.incident_header import IncidentHeader
 
 DEPLOYMENT = "deployment/clay-integration"
 
@@ -478,6 +479,30 @@ async def test_decisions_checklists_and_notes_land_in_the_journal(
             await pilot.press("enter")
             notes = await wait_until(lambda: recorded(app, "note"), 5)
             assert notes[-1].details["text"] == "429s started after the deploy"
+
+
+async def test_the_header_stops_counting_once_the_incident_is_resolved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(datetime(2026, 3, 2, 14, 0, tzinfo=UTC))
+    app = offline_app(tmp_path, monkeypatch, "clay", clock=clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        incident = app.incident
+        assert incident is not None
+        dashboard = app.screen
+        header = dashboard.query_one(IncidentHeader)
+        clock.now += timedelta(minutes=10)
+        dashboard.tick_at(clock.now)  # type: ignore[attr-defined]
+        assert "respond in" in header.text()
+        incident.resolve("queueing enabled")
+        dashboard.tick_at(clock.now)  # type: ignore[attr-defined]
+        frozen = header.text()
+        assert "respond in" not in frozen and "to spare" in frozen, frozen
+        assert "next update" not in frozen
+        clock.now += timedelta(minutes=30)
+        dashboard.tick_at(clock.now)  # type: ignore[attr-defined]
+        assert header.text() == frozen
 
 
 async def test_severity_status_resolve_and_escalation(

@@ -29,7 +29,7 @@ from tui.runbook import Runbook, discover_runbooks, load_runbook
 GOLDEN = Path(__file__).parent / "golden"
 ACME = load_runbook(GOLDEN / "runbooks" / "acme.yaml")
 SECRET = "sk_live_sandbox_clay_0001"
-TIMELINE_LINE = re.compile(r"^- \d\d:\d\d - .+")
+TIMELINE_LINE = re.compile(r"^- \d\d:\d\d:\d\d - .+")
 
 
 class Clock:
@@ -53,7 +53,7 @@ def bundled(runbook_id: str) -> Runbook:
 
 def markdown_problems(text: str) -> list[str]:
     """What makes a postmortem malformed: one H1 first, headings that never skip a level
-    and stand between blank lines, timeline items as ``- HH:MM - …``, closed code fences,
+    and stand between blank lines, timeline items as ``- HH:MM:SS - …`` (to the second), closed code fences,
     well-formed placeholders, no trailing spaces."""
     problems = []
     lines = text.split("\n")
@@ -88,7 +88,7 @@ def markdown_problems(text: str) -> list[str]:
             if number < len(lines) and lines[number] != "":
                 problems.append(f"line {number}: no blank line after the heading")
         if section == "Timeline" and line.startswith("- ") and not TIMELINE_LINE.match(line):
-            problems.append(f"line {number}: timeline item is not '- HH:MM - event': {line!r}")
+            problems.append(f"line {number}: timeline item is not '- HH:MM:SS - event': {line!r}")
         for todo in re.findall(r"\[TODO[^\]]*\]", line):
             if f"_{todo}_" not in line:
                 problems.append(f"line {number}: placeholder {todo} is not marked _[TODO: …]_")
@@ -282,9 +282,10 @@ def test_clay_postmortem_follows_its_template():
     headings = re.findall(r"^## (.+)$", text, flags=re.M)
     assert headings[:5] == ["Summary", "Timeline", "Root Cause", "Impact", "Action Items"]
     assert "All times are UTC." in text
-    assert "- 14:01 - Alert raised: Rate Limited (P2): 37/min > 5/min" in text
+    assert "- 14:01:30 - Alert raised: Rate Limited (P2): 37/min > 5/min" in text
     assert (
-        "- 14:04 - 429s started right after the nightly enrichment batch kicked off — alice" in text
+        "- 14:04:00 - 429s started right after the nightly enrichment batch kicked off — alice"
+        in text
     )
     assert "_[TODO: Root Cause — Technical explanation]_" in text
     assert "- Users affected: _[TODO: N]_" in text
@@ -309,8 +310,23 @@ def test_a_cancelled_remediation_is_listed_as_cancelled():
     assert markdown_problems(text) == []
     record = text.split("### Remediations", 1)[1]
     assert f"- **{restart}** (restart production/clay-integration): cancelled" in record
-    assert re.search(r"^  - \d\d:\d\d cancelled: nothing applied$", record, flags=re.M)
+    assert re.search(r"^  - \d\d:\d\d:\d\d cancelled: nothing applied$", record, flags=re.M)
     assert f"Remediation cancelled: {restart}: nothing applied" in text  # on the timeline
+
+
+def test_times_are_to_the_second_and_a_lone_tilde_is_not_escaped():
+    incident = clay_rate_limited()
+    incident.note("about ~1,280 429 lines in the pane")
+    incident.note("~~struck~~ stays literal")
+    text = render_postmortem(incident)
+    assert markdown_problems(text) == []
+    assert "about ~1,280 429 lines in the pane" in text
+    assert "\\~1,280" not in text
+    assert "\\~\\~struck\\~\\~ stays literal" in text
+    # four steps in one minute read apart
+    record = text.split("### Remediations", 1)[1]
+    times = re.findall(r"^  - (\d\d:\d\d:\d\d) ", record, flags=re.M)
+    assert times and len(set(times)) == len(times), times
 
 
 def test_the_decision_path_says_whether_a_person_confirmed_or_overrode_the_signals():
@@ -336,7 +352,7 @@ def test_clerk_postmortem_lists_its_fields_in_a_summary_section():
     # grouped by UTC date across midnight
     assert "**2025-06-09**" in text and "**2025-06-10**" in text
     assert "- [x] 4.a. Enable emergency bypass (if safe)" in text
-    assert "- 23:59 - External update posted to status page: Sign-in issues — dave" in text
+    assert "- 23:59:00 - External update posted to status page: Sign-in issues — dave" in text
 
 
 def test_an_open_incident_says_it_is_ongoing_and_leaves_the_summary_to_a_person():

@@ -17,7 +17,7 @@ from tui.record.journal import Journal, find_journal
 from tui.record.store import open_incident
 
 BIN = Path(sys.executable).parent / "incident-tui"
-TIMELINE_LINE = re.compile(r"^- \d\d:\d\d - .+")
+TIMELINE_LINE = re.compile(r"^- \d\d:\d\d:\d\d - .+")
 
 
 @pytest.fixture

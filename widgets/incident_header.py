@@ -56,6 +56,8 @@ class HeaderState:
     commander: str | None
     next_update_in: timedelta | None
     now: datetime
+    mitigated: bool = False
+    """The impact is mitigated (or the incident resolved): the response clock has stopped."""
 
 
 class IncidentHeader(Widget):
@@ -90,8 +92,10 @@ class IncidentHeader(Widget):
         commander: str | None,
         next_update_in: timedelta | None,
         now: datetime,
+        mitigated: bool = False,
     ) -> bool:
-        """Show the incident's state; returns whether the header changed."""
+        """Show the incident's state; returns whether the header changed. Once
+        ``mitigated``, the response clock shows where it stopped instead of counting."""
         state = HeaderState(
             title,
             severity,
@@ -102,6 +106,7 @@ class IncidentHeader(Widget):
             commander,
             next_update_in,
             now,
+            mitigated,
         )
         parts = (self._identity(state), self._clocks(state))
         if self.state is not None and _same(parts, self._parts):
@@ -132,6 +137,12 @@ class IncidentHeader(Widget):
         if state.breached:
             over = -state.response_remaining
             response = Content.styled(f"BREACHED +{mmss(over)}", _ALARM)
+        elif state.mitigated:
+            response = Content.assemble(
+                ("mitigated with ", "$foreground-muted"),
+                mmss(state.response_remaining),
+                (" to spare", "$foreground-muted"),
+            )
         else:
             response = Content.assemble(
                 ("respond in ", "$foreground-muted"), mmss(state.response_remaining)

@@ -22,12 +22,16 @@ __all__ = ["error_type", "render_postmortem"]
 # --------------------------------------------------------------------------- markdown helpers
 
 _ESCAPE = re.compile(r"([\\`*~])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|<(?=[A-Za-z/!?])")
+_ESCAPE_BUT_TILDE = re.compile(r"([\\`*])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|<(?=[A-Za-z/!?])")
 
 
 def _md(text: str) -> str:
-    """One line of plain text made safe inside markdown (no accidental emphasis or HTML)."""
+    """One line of plain text made safe inside markdown (no accidental emphasis or HTML).
+    A lone ``~`` (``~1,280 lines``) cannot strike anything through and stays as written;
+    tildes are escaped only where two could pair up."""
     text = " ".join(str(text).split())
-    return _ESCAPE.sub(lambda m: "\\" + m.group(0), text)
+    pattern = _ESCAPE if text.count("~") > 1 else _ESCAPE_BUT_TILDE
+    return pattern.sub(lambda m: "\\" + m.group(0), text)
 
 
 def _todo(text: str) -> str:
@@ -305,7 +309,7 @@ class _Postmortem:
             mark = (
                 " _(pinned)_" if event.id in self.incident.pinned and not self.pinned_only else ""
             )
-            yield f"- {event.time:%H:%M} - {self.md(event.summary)}{who}{mark}"
+            yield f"- {event.time:%H:%M:%S} - {self.md(event.summary)}{who}{mark}"
         if not events:
             yield ""
             yield "_No events were recorded._"
@@ -398,7 +402,7 @@ class _Postmortem:
         line = f"{self.md(answer.question)} **{word}**, {answer.how_words}"
         if evidence:
             line += f": {self.md(evidence)}"
-        at = f", {answer.at:%H:%M}" if answer.at else ""
+        at = f", {answer.at:%H:%M:%S}" if answer.at else ""
         return line + f" ({self.md(answer.actor or '')}{at})"
 
     def run_line(self, run: RemediationRun) -> str:
@@ -419,7 +423,7 @@ class _Postmortem:
             )
         ]
         shown = ", ".join(
-            f"{STAGE_WORDS[s.stage]} {s.at:%H:%M}" for s in milestones or run.steps[-1:]
+            f"{STAGE_WORDS[s.stage]} {s.at:%H:%M:%S}" for s in milestones or run.steps[-1:]
         )
         text = f"**{self.md(run.title)}**{action}: {shown}"
         last = run.steps[-1]
@@ -436,7 +440,7 @@ class _Postmortem:
             action = f" ({self.md(run.action)})" if run.action else ""
             yield f"- **{self.md(run.title)}**{action}: {STAGE_WORDS[run.stage]}"
             for step in run.steps:
-                line = f"  - {step.at:%H:%M} {STAGE_WORDS[step.stage]}"
+                line = f"  - {step.at:%H:%M:%S} {STAGE_WORDS[step.stage]}"
                 outcome = step.details.get("error") or step.details.get("result")
                 if outcome:
                     line += f": {self.md(str(outcome))}"
@@ -479,7 +483,7 @@ class _Postmortem:
             where = f" to {sent.destination}" if sent.destination else ""
             title = f": {self.md(sent.title)}" if sent.title else ""
             yield (
-                f"- {sent.at:%H:%M} - {sent.channel.capitalize()} update {sent.action}{where}"
+                f"- {sent.at:%H:%M:%S} - {sent.channel.capitalize()} update {sent.action}{where}"
                 f"{title} — {self.md(sent.actor)}"
             )
         yield from self.items(section)

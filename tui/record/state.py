@@ -349,8 +349,9 @@ class IncidentState:
         return self.declared_at + self.severity_info().response_time
 
     def response_remaining(self, now: datetime) -> timedelta:
-        """Time left until the response is due (negative once past it)."""
-        return self.response_due() - now
+        """Time left until the response is due (negative once past it); once the impact is
+        mitigated, what was left then (the clock stops)."""
+        return self.response_due() - (self.mitigated_at or now)
 
     def response_breached(self, now: datetime) -> bool:
         """Whether the impact was (or still is) unmitigated past the response deadline."""

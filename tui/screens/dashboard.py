@@ -387,6 +387,7 @@ class DashboardScreen(IncidentActions, RemediationActions, ReplayControls, Scree
             commander=incident.commander,
             next_update_in=(due - now) if due else None,
             now=now,
+            mitigated=incident.mitigated_at is not None,
         )
 
     # ---------------------------------------------------------------- showing values
