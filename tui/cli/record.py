@@ -24,7 +24,7 @@ from tui.output import echo
 
 if TYPE_CHECKING:
     from tui.record.incident import Incident
-    from tui.record.journal import JournalWarning
+    from tui.record.journal import Journal, JournalWarning
     from tui.runbook import Runbook
 
 __all__ = ["declare", "export", "incidents", "note", "replay", "resolve", "severity", "status"]
@@ -35,25 +35,31 @@ def _warn(warnings: list[JournalWarning]) -> None:
         echo(f"incident-tui: warning: {warning}", err=True)
 
 
+def _open(ctx: click.Context, journal: Journal) -> Incident:
+    """The incident of a journal as a command changes or exports it; warnings printed."""
+    from tui.record.event import default_actor
+    from tui.record.store import open_incident
+
+    warnings: list[JournalWarning] = []
+    incident, _ = open_incident(
+        journal,
+        runbook_dirs=runbook_dirs(ctx),
+        warnings=warnings,
+        actor=default_actor(),
+        recorded_as="cli",
+    )
+    _warn(warnings)
+    return incident
+
+
 @contextmanager
 def _changing(ctx: click.Context, incident_id: str) -> Iterator[Incident]:
     """The incident, rebuilt from its journal under the journal's lock, ready to change."""
-    from tui.record.event import default_actor
     from tui.record.journal import find_journal
-    from tui.record.store import open_incident
 
     journal = find_journal(incident_id)
-    warnings: list[JournalWarning] = []
     with journal, journal.locked():
-        incident, _ = open_incident(
-            journal,
-            runbook_dirs=runbook_dirs(ctx),
-            warnings=warnings,
-            actor=default_actor(),
-            recorded_as="cli",
-        )
-        _warn(warnings)
-        yield incident
+        yield _open(ctx, journal)
 
 
 def _clock(value: datetime) -> str:
@@ -193,20 +199,10 @@ def export(ctx: click.Context, incident_id: str | None, out_dir: Path, pinned_on
         incident_id = known[0].id
     # no lock while exporting: collecting evidence may take a while, and a cockpit
     # recording into the same journal must not wait for it
-    from tui.record.event import default_actor
     from tui.record.journal import find_journal
-    from tui.record.store import open_incident
 
-    warnings: list[JournalWarning] = []
     journal = find_journal(incident_id)
-    incident, _ = open_incident(
-        journal,
-        runbook_dirs=runbook_dirs(ctx),
-        warnings=warnings,
-        actor=default_actor(),
-        recorded_as="cli",
-    )
-    _warn(warnings)
+    incident = _open(ctx, journal)
     result = export_incident(
         incident,
         out_dir.resolve(),

@@ -33,7 +33,7 @@ from typing import Any, Protocol, TextIO, runtime_checkable
 
 from tui import __version__
 from tui.errors import JournalError
-from tui.record.event import Event, utcnow
+from tui.record.event import Event, format_time, utcnow
 from tui.record.incident import Incident
 from tui.record.journal import Journal, JournalWarning
 from tui.record.postmortem import render_postmortem
@@ -188,10 +188,6 @@ def _digest(path: Path) -> dict[str, Any]:
     return {"sha256": sha.hexdigest(), "size": path.stat().st_size}
 
 
-def _iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
 async def export_incident_async(
     source: Journal | Path | str | Incident,
     out_dir: Path | str,
@@ -264,8 +260,8 @@ async def export_incident_async(
             json.dump(
                 {
                     "incident": incident.id,
-                    "start": _iso(start),
-                    "end": _iso(end),
+                    "start": format_time(start),
+                    "end": format_time(end),
                     "step_seconds": step,
                     "queries": queries,
                     "result": metrics,
@@ -281,9 +277,9 @@ async def export_incident_async(
             "incident_id": incident.id,
             "runbook": incident.runbook.id,
             "title": redactor.text(incident.title),
-            "generated_at": _iso(now),
+            "generated_at": format_time(now),
             "generated_by": f"incident-tui {__version__}",
-            "window": {"start": _iso(start), "end": _iso(end)},
+            "window": {"start": format_time(start), "end": format_time(end)},
             "pinned_only": pinned_only,
             "log_lines": count,
             "files": {name: _digest(staging / name) for name in BUNDLE_FILES},

@@ -21,6 +21,7 @@ __all__ = [
     "EventKind",
     "UtcTime",
     "default_actor",
+    "format_time",
     "new_event_id",
     "new_incident_id",
     "utcnow",
@@ -82,14 +83,15 @@ def to_utc_ms(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
-def _format_time(value: datetime) -> str:
+def format_time(value: datetime) -> str:
+    """A time as the journal writes it: ISO 8601 in UTC, to the millisecond, ``Z``."""
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 UtcTime = Annotated[
     datetime,
     AfterValidator(to_utc_ms),
-    PlainSerializer(_format_time, return_type=str),
+    PlainSerializer(format_time, return_type=str),
 ]
 """A UTC time kept to the millisecond, written as ``2025-03-01T14:02:03.123Z``."""
 
