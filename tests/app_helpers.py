@@ -16,6 +16,8 @@ which a live dashboard never is.
 
 from __future__ import annotations
 
+import time
+
 import re
 from pathlib import Path
 from typing import Any
@@ -180,9 +182,19 @@ async def settle(app: IncidentApp) -> None:
     marker: list[bool] = []
     app.call_later(lambda: marker.append(True))
     await wait_until(lambda: marker, 10, 0.02, "the app to handle its messages")
-    marker.clear()
-    app.screen.call_after_refresh(lambda: marker.append(True))
-    await wait_until(lambda: marker, 10, 0.02, "the screen to refresh")
+    # The key may close the screen it went to: a refresh callback on a screen that leaves
+    # never runs, so ask again of the screen that replaced it.
+    deadline = time.monotonic() + 10
+    while True:
+        marker.clear()
+        screen = app.screen
+        screen.call_after_refresh(lambda: marker.append(True))
+        await wait_until(
+            lambda: marker or app.screen is not screen, 10, 0.02, "the screen to refresh"
+        )
+        if marker:
+            return
+        assert time.monotonic() < deadline, "timed out waiting for the screen to settle"
 
 
 async def dashboard_of(app: IncidentApp) -> Any:
