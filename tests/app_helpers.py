@@ -16,9 +16,8 @@ which a live dashboard never is.
 
 from __future__ import annotations
 
-import time
-
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +189,7 @@ async def settle(app: IncidentApp) -> None:
         screen = app.screen
         screen.call_after_refresh(lambda: marker.append(True))
         await wait_until(
-            lambda: marker or app.screen is not screen, 10, 0.02, "the screen to refresh"
+            lambda s=screen: marker or app.screen is not s, 10, 0.02, "the screen to refresh"
         )
         if marker:
             return

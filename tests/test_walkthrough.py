@@ -116,6 +116,13 @@ async def test_the_readme_walkthrough_ends_in_a_postmortem(
             await keys(app, "x")
             await wait_until(lambda: events_of(app.journal, "export"), 60, 0.2)
             assert isinstance(app.screen, ExportScreen)
+            alive = (await sb.kubectl("get", "pods", "-o", "name")).stdout.split()
+
+    # the fix replaced every pod that served the 429s: the bundle still has their lines
+    logs = next((tmp_path / "exports").rglob("incident-logs.txt")).read_text().splitlines()
+    failing = [line for line in logs if "429 Too Many Requests" in line]
+    gone = [line for line in failing if f"pod/{line.split(' ')[1]}" not in alive]
+    assert gone, (len(failing), alive)
 
     postmortems = list((tmp_path / "exports").rglob("postmortem.md"))
     assert len(postmortems) == 1

@@ -4,7 +4,9 @@
 
 - ``postmortem.md``: the postmortem (:mod:`tui.record.postmortem`);
 - ``timeline.jsonl``: the journal as recorded;
-- ``incident-logs.txt``: pod logs from an hour before declaration to the end;
+- ``incident-logs.txt``: pod logs from an hour before declaration to the end: the lines the
+  cockpit kept as it showed them (:mod:`tui.record.kept_logs`, which outlive the pods a fix
+  replaced) and what the cluster still has, each line once, in time order;
 - ``metrics.json``: a range query of every runbook signal over the same window;
 - ``manifest.json``: each file's SHA-256 and size, the incident id, when it was made, and
   notes on anything that could not be collected.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import inspect
 import json
 import os
@@ -27,7 +30,7 @@ import tarfile
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TextIO, runtime_checkable
 
@@ -36,6 +39,7 @@ from tui.errors import JournalError
 from tui.record.event import Event, format_time, utcnow
 from tui.record.incident import Incident
 from tui.record.journal import Journal, JournalWarning
+from tui.record.kept_logs import line_time, read_kept_logs
 from tui.record.postmortem import render_postmortem
 from tui.record.secrets import Redactor
 from tui.record.store import open_incident
@@ -101,60 +105,73 @@ def _sentence(error: BaseException) -> str:
     return text[:200]
 
 
-_REDACT_BLOCK = 1000
+def _timed(lines: Iterable[str], redactor: Redactor) -> list[tuple[datetime, str]]:
+    # a line without a time of its own keeps its place after the line before it
+    rows: list[tuple[datetime, str]] = []
+    last = datetime.min.replace(tzinfo=UTC)
+    for line in lines:
+        line = line.rstrip("\r\n")
+        if redactor.needs_masking(line):
+            line = redactor.text(line)
+        last = line_time(line) or last
+        rows.append((last, line))
+    return rows
+
+
+def _merged(kept: Iterable[str], fetched: Iterable[str], redactor: Redactor) -> list[str]:
+    """Both sources' lines, each once (a line the cockpit kept that the cluster still has
+    is the same time, pod and text), interleaved by time, each source in its own order."""
+    seen: set[tuple[datetime, str]] = set()
+    merged: list[str] = []
+    for moment, line in heapq.merge(
+        _timed(kept, redactor), _timed(fetched, redactor), key=lambda row: row[0]
+    ):
+        if moment.year > 1:
+            key = (moment, line.partition(" ")[2])
+            if key in seen:
+                continue
+            seen.add(key)
+        merged.append(line)
+    return merged
 
 
 async def _write_logs(
     collector: EvidenceCollector | None,
+    kept: list[str],
     start: datetime,
     end: datetime,
     out: TextIO,
     redactor: Redactor,
     timeout: float,
 ) -> tuple[int, str | None]:
+    fetched: list[str] = []
+    note: str | None = None
     if collector is None:
-        note = "logs not collected: no log source was connected to this export"
-        out.write(f"# {note}\n")
-        return 0, note
-    count = 0
-    block: list[str] = []
-
-    def flush() -> None:
-        # one scan for anything secret-shaped per 1,000 lines; only a block that has some
-        # is masked line by line (exactly as a single line would be)
-        if block:
-            text = "\n".join(block)
-            if redactor.needs_masking(text):
-                text = "\n".join(redactor.text(line) for line in block)
-            out.write(text + "\n")
-            block.clear()
-
-    def take(line: object) -> None:
-        nonlocal count
-        block.append(str(line).rstrip("\r\n"))
-        count += 1
-        if len(block) >= _REDACT_BLOCK:
-            flush()
-
-    try:
-        async with asyncio.timeout(timeout):
-            result: Any = collector.logs(start, end)
-            if hasattr(result, "__aiter__"):
-                async for line in result:
-                    take(line)
-            else:
-                lines = await result if inspect.isawaitable(result) else result
-                for line in lines:
-                    take(line)
-        flush()
-    except Exception as error:  # a failing source must not stop the export
-        flush()
-        reason = redactor.text(_sentence(error))
-        if count:
-            return count, f"logs incomplete after {count} lines: {reason}"
-        out.write(f"# logs not collected: {reason}\n")
-        return 0, f"logs not collected: {reason}"
-    return count, None
+        note = "no log source was connected to this export"
+    else:
+        try:
+            async with asyncio.timeout(timeout):
+                result: Any = collector.logs(start, end)
+                if hasattr(result, "__aiter__"):
+                    async for line in result:
+                        fetched.append(str(line))
+                else:
+                    lines = await result if inspect.isawaitable(result) else result
+                    fetched.extend(str(line) for line in lines)
+        except Exception as error:  # a failing source must not stop the export
+            note = redactor.text(_sentence(error))
+    lines = _merged(kept, fetched, redactor)
+    if note is not None:
+        if fetched:
+            note = f"logs incomplete after {len(fetched)} lines from the cluster: {note}"
+        elif kept:
+            note = f"only the {len(kept)} lines the cockpit kept; the cluster's: {note}"
+        else:
+            note = f"logs not collected: {note}"
+            out.write(f"# {note}\n")
+    for first in range(0, len(lines), 1000):
+        out.write("\n".join(lines[first : first + 1000]) + "\n")
+    return len(lines), note
 
 
 async def _metrics(
@@ -246,8 +263,9 @@ async def export_incident_async(
                 handle.write(redactor.text(line))
 
         with open(staging / "incident-logs.txt", "w", encoding="utf-8") as handle:
+            kept = list(read_kept_logs(journal.directory, start, end))
             count, note = await _write_logs(
-                evidence, start, end, handle, redactor, evidence_timeout
+                evidence, kept, start, end, handle, redactor, evidence_timeout
             )
         if note:
             notes.append(note)
@@ -282,6 +300,7 @@ async def export_incident_async(
             "window": {"start": format_time(start), "end": format_time(end)},
             "pinned_only": pinned_only,
             "log_lines": count,
+            "log_lines_kept": len(kept),
             "files": {name: _digest(staging / name) for name in BUNDLE_FILES},
             "notes": notes,
         }

@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -28,6 +26,7 @@ from tui.record.event import Event, utcnow
 from tui.record.incident import Incident
 from tui.record.journal import Journal
 from tui.screens.actions import ACT_BINDINGS, IncidentActions
+from tui.screens.log_pane import LogPaneControls
 from tui.screens.remediating import RemediationActions
 from tui.screens.replay import ReplayControls
 from tui.settings import Settings
@@ -72,7 +71,9 @@ WIDE = (120, 40)
 """At this size and above every pane shows; below it the panes become tabs."""
 
 
-class DashboardScreen(IncidentActions, RemediationActions, ReplayControls, Screen[None]):
+class DashboardScreen(
+    IncidentActions, RemediationActions, ReplayControls, LogPaneControls, Screen[None]
+):
     """One incident, live."""
 
     BINDINGS = [
@@ -596,90 +597,8 @@ class DashboardScreen(IncidentActions, RemediationActions, ReplayControls, Scree
         self._observe_fault("kubernetes", fault)
         self.query_one(PodTable).show(self.pods, fault, self.clock())
 
-    def _set_logs_fault(self, fault: SourceFault | None) -> None:
-        self.logs_fault = fault
-        self._observe_fault("logs", fault)
-        self._update_log_status()
-
-    def _on_log_lines(self, lines: list[LogLine], dropped: int) -> None:
-        self._last_error = next((line for line in reversed(lines) if line.is_error), None) or (
-            self._last_error
-        )
-        self.query_one("#logs", LogView).write_lines(lines, dropped)
-
-    # ---------------------------------------------------------------- the log pane
-
-    @on(LogView.StatusChanged)
-    def _log_status(self) -> None:
-        self._update_log_status()
-
-    def _update_log_status(self) -> None:
-        view = self.query_one("#logs", LogView)
-        parts = [f"{view.shown_count:,}/{view.total:,} lines"]
-        if view.dropped:
-            parts.append(f"[b red]{view.dropped:,} dropped[/]")
-        if view.evicted:
-            parts.append(f"{view.evicted:,} older lines out of the buffer")
-        if view.filter_text:
-            parts.append(f"filter /{escape(view.filter_text)}/")
-        if view.errors_only:
-            parts.append("errors only")
-        if not view.following:
-            parts.append(f"[b yellow]paused: {view.new_while_paused:,} new — End to follow[/]")
-        parts.append("UTC" if view.utc else "local time")
-        # one docked row: its size never changes, so the screen needs no new layout
-        self.query_one("#log-status", Static).update(" · ".join(parts), layout=False)
-        # the fault has rows of its own: on the status row it was cut off or pushed out
-        fault = self.logs_fault
-        row = self.query_one("#log-fault", Static)
-        if fault is None:
-            if row.has_class("-shown"):
-                row.remove_class("-shown")
-            return
-        said = f"⚠ {fault.message} · since {fault.since:%H:%M:%S} UTC"
-        if fault.hint:
-            said += f" · {fault.hint}"
-        row.update(inert(said))
-        row.add_class("-shown")
-
-    @on(LogView.FilterRequested)
-    def _open_filter(self) -> None:
-        field = self.query_one("#log-filter", Input)
-        field.add_class("-open")
-        field.value = self.query_one("#logs", LogView).filter_text
-        field.focus()
-
-    @on(Input.Changed, "#log-filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        view = self.query_one("#logs", LogView)
-        try:
-            view.set_filter(event.value)
-        except re.error as error:
-            event.input.add_class("-error")
-            event.input.border_title = f"not a regular expression: {error}"
-            return
-        event.input.remove_class("-error")
-        event.input.border_title = None
-
-    @on(Input.Submitted, "#log-filter")
-    def _filter_done(self) -> None:
-        self._close_filter(keep=True)
-
-    def _close_filter(self, keep: bool) -> None:
-        field = self.query_one("#log-filter", Input)
-        view = self.query_one("#logs", LogView)
-        if not keep:
-            field.value = ""
-            view.set_filter("")
-        field.remove_class("-open")
-        view.focus()
-
-    def key_escape(self) -> None:
-        field = self.query_one("#log-filter", Input)
-        if field.has_class("-open"):
-            self._close_filter(keep=False)
-
     async def on_unmount(self) -> None:
+        self.close_kept_logs()
         if self._sources is not None:
             with contextlib.suppress(Exception):
                 await self._sources.close()

@@ -385,26 +385,51 @@ class Evidence:
         lines: list[tuple[str, str]] = []
         for item in data.get("items") or []:
             name = item["metadata"]["name"]
-            response = await kube.request(
-                "logs",
-                f"logs of {name}",
-                kube.api.read_namespaced_pod_log_without_preload_content(
-                    name, kube.namespace, container=container, timestamps=True, since_seconds=since
-                ),
-                timeout=kube.timeout * 3,
+            restarted = any(
+                (status.get("restartCount") or 0) > 0
+                and (container is None or status.get("name") == container)
+                for status in (item.get("status") or {}).get("containerStatuses") or []
             )
-            try:
-                body = await asyncio.wait_for(response.read(), kube.timeout * 3)
-            finally:
-                response.release()
-            for raw in body.decode("utf-8", "replace").splitlines():
-                stamp, _, text = raw.partition(" ")
-                parsed = parse_timestamp(stamp)
-                if parsed is not None and not (start <= parsed[0] <= end):
-                    continue
-                lines.append((stamp, f"{stamp} {name} {text}"))
+            # a restarted container's crash is in the logs of the one before it
+            for previous in (True, False) if restarted else (False,):
+                try:
+                    body = await self._pod_log(kube, name, container, since, previous)
+                except SourceError as error:
+                    # no previous container any more, or one waiting to start again: the
+                    # other pods' lines still belong in the bundle
+                    if previous or error.kind not in ("timeout", "unreachable"):
+                        continue
+                    raise
+                for raw in body.decode("utf-8", "replace").splitlines():
+                    stamp, _, text = raw.partition(" ")
+                    parsed = parse_timestamp(stamp)
+                    if parsed is not None and not (start <= parsed[0] <= end):
+                        continue
+                    lines.append((stamp, f"{stamp} {name} {text}"))
         lines.sort(key=lambda pair: pair[0])
         return [line for _, line in lines]
+
+    @staticmethod
+    async def _pod_log(
+        kube: KubeConnection, name: str, container: str | None, since: int, previous: bool
+    ) -> bytes:
+        response = await kube.request(
+            "logs",
+            f"{'previous ' if previous else ''}logs of {name}",
+            kube.api.read_namespaced_pod_log_without_preload_content(
+                name,
+                kube.namespace,
+                container=container,
+                timestamps=True,
+                since_seconds=since,
+                previous=previous,
+            ),
+            timeout=kube.timeout * 3,
+        )
+        try:
+            return await asyncio.wait_for(response.read(), kube.timeout * 3)
+        finally:
+            response.release()
 
     async def metrics(self, start: datetime, end: datetime, step: float) -> dict[str, Any]:
         async with Sources(self.settings, self.runbook) as sources:

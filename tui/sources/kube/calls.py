@@ -88,6 +88,7 @@ class KubeCalls:
         follow: bool | None = None,
         timestamps: bool | None = None,
         since_seconds: int | None = None,
+        previous: bool | None = None,
         _request_timeout: float | None = None,
     ) -> aiohttp.ClientResponse:
         return await self._call(
@@ -97,6 +98,7 @@ class KubeCalls:
             {
                 "container": container,
                 "follow": follow,
+                "previous": previous,
                 "sinceSeconds": since_seconds,
                 "timestamps": timestamps,
             },
