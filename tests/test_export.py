@@ -512,6 +512,10 @@ def test_bundle_completes_without_a_collector_and_says_why(tmp_path):
         "metrics not collected: no metrics source was connected to this export",
     ]
     assert all((result.folder / name).exists() for name in result.manifest["files"])
+    # the numbers the cockpit saw are still there with the metrics backend gone
+    on_record = json.loads((result.folder / "metrics.json").read_text())["on_record"]
+    assert [r["level"] for r in on_record["rate_limited"]][-1] == "ok"
+    assert on_record["rate_limited"][0]["value"] > on_record["rate_limited"][0]["threshold"]
 
 
 class Broken:

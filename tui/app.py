@@ -8,10 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from tui.errors import IncidentTuiError
 from tui.record.event import Event, utcnow
 from tui.record.incident import Incident
 from tui.record.journal import Journal
@@ -37,6 +39,9 @@ class Launch:
     """One line shown in the header area (the demo says what it runs against)."""
     live: bool = True
     """Poll the backends; tests of screens without a backend turn it off."""
+    demo: str | None = None
+    """The sandbox scenario, when this is ``incident-tui demo``: quitting offers to resolve
+    its incident, which would otherwise stay open with no world left to fix."""
 
 
 class IncidentApp(App[None]):
@@ -122,6 +127,44 @@ class IncidentApp(App[None]):
         self.show_dashboard(incident, journal)
 
     # ---------------------------------------------------------------- actions
+
+    async def action_quit(self) -> None:
+        incident = self.incident
+        if (
+            self.launch.demo is None
+            or self.launch.read_only
+            or incident is None
+            or incident.resolved_at is not None
+            or self.journal is None
+            or getattr(self.screen, "id", None) != "dashboard"
+        ):
+            self.exit()
+            return
+        self._offer_resolve(incident)
+
+    @work(group="quit", exclusive=True, exit_on_error=False)
+    async def _offer_resolve(self, incident: Incident) -> None:
+        from tui.screens.modals import ChoiceScreen
+
+        choice = await self.push_screen_wait(
+            ChoiceScreen(
+                "Quit the demo",
+                [
+                    ("resolve", "Resolve the demo incident, then quit"),
+                    ("keep", "Quit and keep it open (incident-tui --resume picks it up)"),
+                ],
+                help_text=f"{incident.id} is still {incident.status}; the sandbox stops "
+                "when the demo quits. Esc stays.",
+            )
+        )
+        if choice == "resolve":
+            try:
+                incident.resolve("Demo ended; the sandbox was stopped.")
+            except IncidentTuiError as error:
+                self.notify(str(error), severity="error", timeout=10)
+                return
+        if choice in ("resolve", "keep"):
+            self.exit()
 
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen

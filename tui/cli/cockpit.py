@@ -24,6 +24,7 @@ def run_cockpit(
     impact: str | None = None,
     resume_id: str | None = None,
     banner: str | None = None,
+    demo: str | None = None,
 ) -> None:
     """Build the launch from the flags (every problem is one line before the screen
     opens) and run the app until the responder quits."""
@@ -32,7 +33,7 @@ def run_cockpit(
 
     settings = load_context_settings(ctx)
     catalog = load_context_catalog(ctx)
-    launch = Launch(settings=settings, catalog=catalog, banner=banner)
+    launch = Launch(settings=settings, catalog=catalog, banner=banner, demo=demo)
     if resume_id:
         launch.incident, launch.journal = open_incident(
             resume_id, catalog=catalog, actor=settings.responder
@@ -48,6 +49,7 @@ def run_cockpit(
             impact=impact,
             commander=settings.responder,
             actor=settings.responder,
+            demo=demo,
         )
     app = IncidentApp(launch)
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -44,7 +43,8 @@ def demo(ctx: click.Context, scenario: str, real_prometheus: bool, severity: str
     """Start the sandbox on free loopback ports and open the cockpit against it.
 
     The sandbox (and Prometheus) stop when the cockpit exits, however it exits. Demo
-    incidents are kept apart from real ones, under the state folder's `demo/`."""
+    incidents are kept with the others (`incident-tui incidents` lists them, marked
+    demo); quitting offers to resolve the demo's incident."""
     import shutil
     import tempfile
 
@@ -57,10 +57,6 @@ def demo(ctx: click.Context, scenario: str, real_prometheus: bool, severity: str
         echo(f"Starting the sandbox ({scenario})…", err=True)
         process, endpoints, config = start_sandbox(folder, scenario)
         use_config(ctx, config)
-        if "INCIDENT_TUI_STATE_DIR" not in os.environ:
-            from tui.record.journal import state_dir
-
-            os.environ["INCIDENT_TUI_STATE_DIR"] = str(state_dir() / "demo")
         title = f"Demo: {scenario.replace('-', ' ')}"
         banner = f"demo · sandbox scenario {scenario} · kubeconfig {endpoints['kubeconfig']}"
         if real_prometheus:
@@ -79,9 +75,17 @@ def demo(ctx: click.Context, scenario: str, real_prometheus: bool, severity: str
                     severity=severity,
                     title=title,
                     banner=banner + f" · prometheus {url}",
+                    demo=scenario,
                 )
         else:
-            run_cockpit(ctx, runbook_id=runbook_id, severity=severity, title=title, banner=banner)
+            run_cockpit(
+                ctx,
+                runbook_id=runbook_id,
+                severity=severity,
+                title=title,
+                banner=banner,
+                demo=scenario,
+            )
     finally:
         stop(process)
         shutil.rmtree(folder, ignore_errors=True)

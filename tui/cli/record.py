@@ -332,7 +332,8 @@ def incidents(only_open: bool) -> None:
     rows: list[list[str]] = [["ID", "STATUS", "SEVERITY", "RUNBOOK", "TITLE", "AGE"]]
     for summary in found:
         age = summary.age(now)
-        fields = (summary.id, summary.status, summary.severity, summary.runbook, summary.title)
+        status = f"{summary.status} (demo)" if summary.demo else summary.status
+        fields = (summary.id, status, summary.severity, summary.runbook, summary.title)
         rows.append([*(inert(cell) for cell in fields), _span(age) if age is not None else "?"])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:

@@ -7,7 +7,8 @@
 - ``incident-logs.txt``: pod logs from an hour before declaration to the end: the lines the
   cockpit kept as it showed them (:mod:`tui.record.kept_logs`, which outlive the pods a fix
   replaced) and what the cluster still has, each line once, in time order;
-- ``metrics.json``: a range query of every runbook signal over the same window;
+- ``metrics.json``: a range query of every runbook signal over the same window, and the
+  readings on record (each alert raised and cleared), which outlive the metrics backend;
 - ``manifest.json``: each file's SHA-256 and size, the incident id, when it was made, and
   notes on anything that could not be collected.
 
@@ -284,6 +285,7 @@ async def export_incident_async(
                     "queries": queries,
                     "result": metrics,
                     "note": note,
+                    "on_record": _readings_on_record(incident),
                 },
                 handle,
                 indent=1,
@@ -324,6 +326,27 @@ async def export_incident_async(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return ExportResult(folder, archive, folder / "postmortem.md", manifest, notes)
+
+
+def _readings_on_record(incident: Incident) -> dict[str, list[dict[str, Any]]]:
+    """Every reading the journal holds of each signal (its alerts raised and cleared), for
+    when the metrics backend is gone by export time (a demo's sandbox, a torn-down
+    cluster): the numbers the cockpit saw are still in the bundle."""
+    readings: dict[str, list[dict[str, Any]]] = {}
+    for event in incident.events:
+        if event.kind not in ("signal_alert_raised", "signal_alert_cleared"):
+            continue
+        details = event.details
+        readings.setdefault(str(details.get("signal")), []).append(
+            {
+                "time": format_time(event.time),
+                "value": details.get("value"),
+                "peak": details.get("peak"),
+                "level": details.get("level") if event.kind == "signal_alert_raised" else "ok",
+                "threshold": details.get("threshold"),
+            }
+        )
+    return readings
 
 
 def _keep_pinned(line: str, pinned: dict[str, Event]) -> bool:

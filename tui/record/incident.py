@@ -62,8 +62,10 @@ class Incident(IncidentState):
         clock: Callable[[], datetime] = utcnow,
         actor: str | None = None,
         source: str = "cockpit",
+        demo: str | None = None,
     ) -> Incident:
-        """Open a new incident: records the ``declared`` event."""
+        """Open a new incident: records the ``declared`` event (``demo`` names the sandbox
+        scenario of a demo incident)."""
         incident = cls(runbook, recorder=recorder, clock=clock, actor=actor, source=source)
         if not title.strip():
             raise IncidentError("an incident needs a title")
@@ -78,6 +80,8 @@ class Incident(IncidentState):
             "impact": impact.strip() if impact and impact.strip() else None,
             "commander": commander or None,
         }
+        if demo:
+            details["demo"] = demo
         summary = f"Incident declared: {title.strip()} ({level})"
         incident._emit("declared", summary, details)
         return incident

@@ -29,6 +29,8 @@ class IncidentSummary:
     resolved_at: datetime | None = None
     last_event_at: datetime | None = None
     events: int = 0
+    demo: str | None = None
+    """The sandbox scenario of a demo incident."""
     warnings: list[JournalWarning] = field(default_factory=list)
 
     @property
@@ -58,6 +60,7 @@ def summarize(
             summary.status = str(details.get("status", "investigating"))
             summary.declared_at = event.time
             summary.id = str(details.get("incident_id", summary.id)) or summary.id
+            summary.demo = str(details["demo"]) if details.get("demo") else None
         elif event.kind == "severity_changed":
             summary.severity = str(details.get("to", summary.severity))
         elif event.kind == "status_changed":

@@ -121,6 +121,7 @@ def declare_incident(
     actor: str | None = None,
     source: str = "cockpit",
     clock: Callable[[], datetime] = utcnow,
+    demo: str | None = None,
 ) -> tuple[Incident, Journal]:
     """Record a new incident and return it with its journal. When any step fails (a full
     disk, an unwritable state folder, a bad severity) the folder is removed again, so no
@@ -140,6 +141,7 @@ def declare_incident(
             clock=clock,
             actor=actor,
             source=source,
+            demo=demo,
         )
     except BaseException:  # whatever stopped it, no half-made incident stays behind
         journal.close()
