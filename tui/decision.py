@@ -33,6 +33,7 @@ __all__ = [
     "dominant_category",
     "evaluate",
     "evidence_text",
+    "mitigation_advice",
     "off_suggestion",
     "override_words",
     "ranked_remediations",
@@ -53,6 +54,9 @@ class Readings:
     metrics: Mapping[str, MetricReading] = field(default_factory=dict)
     vendor: VendorStatus | None = None
     health: Health | None = None
+    mitigations: tuple[str, ...] = ()
+    """The titles of the temporary mitigations the record says are in effect (a fallback
+    serves degraded answers on purpose: health ``degraded`` then is not a fault of ours)."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,13 @@ def _lookup(signal: str, readings: Readings) -> tuple[float | str | None, str]:
     if signal == "health.status":
         if readings.health is None:
             return None, "health: no data"
-        return readings.health.status, f"health status: {readings.health.status}"
+        status = readings.health.status
+        if status == "degraded" and readings.mitigations:
+            return "healthy", (
+                f"health status: degraded by our own mitigation ({', '.join(readings.mitigations)}), "
+                "not a fault"
+            )
+        return status, f"health status: {status}"
     if signal == "health.latency_ms":
         if readings.health is None or readings.health.latency_ms is None:
             return None, "health latency: no data"
@@ -360,6 +370,9 @@ class Suggestion:
 
     path: DecisionPath
     groups: list[tuple[str | None, list[str]]]
+    advice: str | None = None
+    """What to do about the temporary mitigations in effect: keep watching while the
+    vendor is down, revert them once it is operational again."""
 
     @property
     def first(self) -> list[str]:
@@ -374,7 +387,19 @@ def suggest(
     path = evaluate(runbook, readings, overrides)
     dominant = dominant_category(runbook, readings)
     groups = ranked_remediations(path.leaf, [dominant]) if path.leaf else []
-    return Suggestion(path, groups)
+    return Suggestion(path, groups, mitigation_advice(runbook, readings))
+
+
+def mitigation_advice(runbook: Runbook, readings: Readings) -> str | None:
+    """``Clay reports operational again: revert Enable fallback and watch the signals`` or
+    ``Enable fallback in effect: monitor, and wait for Clay to recover before reverting``."""
+    if not readings.mitigations:
+        return None
+    titles = ", ".join(readings.mitigations)
+    vendor = runbook.vendor.name
+    if readings.vendor is not None and readings.vendor.indicator == "none":
+        return f"{vendor} reports operational again: revert {titles} and watch the signals."
+    return f"{titles} in effect: monitor, and wait for {vendor} to recover before reverting it."
 
 
 def off_suggestion(runbook: Runbook, suggestion: Suggestion, remediation_id: str) -> str | None:

@@ -66,6 +66,11 @@ class _RemediationBase(Strict):
     params: list[Param] = []
     verify: Verify = Verify()
     """How it is judged after its rollout: effective, or not."""
+    temporary: bool = False
+    """A mitigation meant to be undone once the cause is gone (a fallback, a bypass flag,
+    extra replicas): while it is in effect, a degradation it causes is not read as a fault
+    of ours, the cockpit advises when to revert it, and the postmortem lists the revert as
+    an action item."""
 
 
 class SetEnv(_RemediationBase):

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,6 +26,7 @@ from tui.inert import inert
 from tui.record.event import Event, utcnow
 from tui.record.incident import Incident
 from tui.record.journal import Journal
+from tui.record.mitigations import temporary_in_effect
 from tui.screens.actions import ACT_BINDINGS, IncidentActions
 from tui.screens.log_pane import LogPaneControls
 from tui.screens.remediating import RemediationActions
@@ -356,11 +358,16 @@ class DashboardScreen(
     # ---------------------------------------------------------------- decisions
 
     def readings(self) -> Readings:
-        return Readings(dict(self.metrics), self.vendor, self.health)
+        mitigations = tuple(m.title for m in temporary_in_effect(self.incident))
+        return Readings(dict(self.metrics), self.vendor, self.health, mitigations)
 
     def refresh_decision(self) -> None:
         now = self.suggestion()
         self.query_one(DecisionTreeView).show(now.path, now.groups)
+        pane = self.query_one("#pane-tree")
+        advice = escape(inert(f"⚑ {now.advice}")) if now.advice else ""
+        if pane.border_subtitle != advice:
+            pane.border_subtitle = advice
         if self.live and self.journal is not None:
             for answer in self._settler.settled(now.path.answers, self.clock()):
                 with contextlib.suppress(IncidentTuiError):
