@@ -291,7 +291,13 @@ def test_clay_postmortem_follows_its_template():
     assert "- Users affected: _[TODO: N]_" in text
     runbook = bundled("clay")
     leaf = runbook.decision_tree.node("integration-issue")
-    assert f"The decision tree concluded: {leaf.conclusion}" in text
+    # the hint names the 429's error class, not the leaf's "check credentials"
+    assert leaf.conclusion == "Our integration issue. Check credentials, config."
+    assert "- The decision tree concluded: Our integration issue.\n" in text
+    assert "- The alerts' error class: **429 - Rate Limited**." in text
+    assert "- The fix that worked: **Enable request queuing** (effective 14:11:30)." in text
+    assert "- **Rate Limited** (P2): 14:01:30 to 14:12:00 (10 min 30 s); peak 37/min" in text
+    assert "- Long-term: Contact Clay for limit increase (429 - Rate Limited) — " in text
     queueing = runbook.remediation("enable-queueing").title
     assert f"Remediations offered: {queueing}." in text
     assert (

@@ -678,3 +678,23 @@ def test_events_from_another_process_are_applied_once(tmp_path, clock):
 def test_a_journal_without_a_declaration_holds_no_incident():
     with pytest.raises(IncidentError, match="no `declared` event"):
         Incident.from_events(RUNBOOK, [])
+
+
+def test_an_alert_keeps_its_peak_between_polls_and_the_postmortem_says_it(incident, clock):
+    from tui.record.postmortem import render_postmortem
+    from tui.record.readings import alert_episodes
+
+    for value in (37.0, 842.0, 300.0):
+        incident.observe_alert("rate_limited", "P2", value)
+        clock.now += timedelta(seconds=30)
+    cleared = incident.observe_alert("rate_limited", "ok", 0.4)
+    assert cleared is not None
+    assert cleared.details["peak"] == 842.0
+    assert cleared.summary == "Alert cleared: Rate Limited at 0.4/min (peak 842/min)"
+    # rebuilt from the record, the episode has the same numbers
+    again = Incident.from_events(incident.runbook, list(incident.events))
+    (episode,) = alert_episodes(again)
+    assert (episode.peak, episode.first, episode.last) == (842.0, 37.0, 0.4)
+    assert episode.lasted(clock.now) == timedelta(seconds=90)
+    text = render_postmortem(again, now=clock.now)
+    assert "; peak 842/min (alert > 5/min)" in text and "(1 min 30 s)" in text

@@ -129,3 +129,22 @@ async def test_after_the_fallback_the_cockpit_never_suggests_rolling_back(
             await wait_until(lambda: advice_says("Clay reports operational again"), 120, 0.2)
             assert "infrastructure-issue" not in seen, seen
             assert "rollback" not in dashboard.suggestion().first
+
+
+def test_the_postmortem_lists_reverting_what_is_still_in_effect() -> None:
+    from tui.record.postmortem import render_postmortem
+
+    incident = declared("clay")
+    rolled_out(incident, "enable-queueing")
+    incident.record_remediation("enable-queueing", "not_effective", result="still 429s")
+    rolled_out(incident, "enable-fallback")
+    text = render_postmortem(incident)
+    items = text.split("## Action Items", 1)[1]
+    assert (
+        "- Revert **Enable graceful degradation (fallback)** (set CLAY_FALLBACK=true on "
+        "production/clay-integration), in effect since " in items
+    )
+    assert "restore CLAY_FALLBACK to the value before it" in items
+    assert "- Decide whether to keep **Enable request queuing**" in items
+    incident.record_remediation("enable-fallback", "reverted")
+    assert "Revert **Enable graceful degradation" not in render_postmortem(incident)

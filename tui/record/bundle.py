@@ -42,6 +42,7 @@ from tui.record.incident import Incident
 from tui.record.journal import Journal, JournalWarning
 from tui.record.kept_logs import line_time, read_kept_logs
 from tui.record.postmortem import render_postmortem
+from tui.record.readings import readings_on_record
 from tui.record.secrets import Redactor
 from tui.record.store import open_incident
 from tui.runbook import Runbook
@@ -285,7 +286,7 @@ async def export_incident_async(
                     "queries": queries,
                     "result": metrics,
                     "note": note,
-                    "on_record": _readings_on_record(incident),
+                    "on_record": readings_on_record(incident),
                 },
                 handle,
                 indent=1,
@@ -326,27 +327,6 @@ async def export_incident_async(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return ExportResult(folder, archive, folder / "postmortem.md", manifest, notes)
-
-
-def _readings_on_record(incident: Incident) -> dict[str, list[dict[str, Any]]]:
-    """Every reading the journal holds of each signal (its alerts raised and cleared), for
-    when the metrics backend is gone by export time (a demo's sandbox, a torn-down
-    cluster): the numbers the cockpit saw are still in the bundle."""
-    readings: dict[str, list[dict[str, Any]]] = {}
-    for event in incident.events:
-        if event.kind not in ("signal_alert_raised", "signal_alert_cleared"):
-            continue
-        details = event.details
-        readings.setdefault(str(details.get("signal")), []).append(
-            {
-                "time": format_time(event.time),
-                "value": details.get("value"),
-                "peak": details.get("peak"),
-                "level": details.get("level") if event.kind == "signal_alert_raised" else "ok",
-                "threshold": details.get("threshold"),
-            }
-        )
-    return readings
 
 
 def _keep_pinned(line: str, pinned: dict[str, Event]) -> bool:

@@ -13,6 +13,7 @@ The state it keeps, the lifecycle and the event details per kind are in
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -32,6 +33,7 @@ from tui.record.state import (
     _clean,
     _live_answer_on_record,
     describe_remediation,
+    worse_reading,
 )
 from tui.runbook import Runbook
 from tui.runbook.checklists import find_checklist_entry
@@ -451,7 +453,10 @@ class Incident(IncidentState):
         if level is None:
             if current is None:
                 return None
+            peak = worse_reading(op, current.peak, current.value)
             summary = f"Alert cleared: {name} at {format_value(value, unit)}"
+            if peak is not None:
+                summary += f" (peak {format_value(peak, unit)})"
             details = {
                 "signal": signal_id,
                 "name": name,
@@ -460,11 +465,15 @@ class Incident(IncidentState):
                 "threshold": rule_threshold,
                 "op": op,
                 "unit": unit,
+                "peak": peak,
             }
             return self._emit(
                 "signal_alert_cleared", summary, details, actor=SIGNALS_ACTOR, source="signals"
             )
         if current is not None and current.level == level:
+            peak = worse_reading(op, current.peak, value)
+            if peak != current.peak:  # no event: the cleared event will carry it
+                self.alerts[signal_id] = dataclasses.replace(current, peak=peak)
             return None
         reading = format_value(value, unit)
         if rule_threshold is not None:

@@ -11,10 +11,13 @@ from typing import Any
 from tui.decision import Answer, evidence_text, ranked_remediations
 from tui.record.event import utcnow
 from tui.record.incident import Incident
+from tui.record.mitigations import in_effect, undo_words
+from tui.record.readings import alert_episodes
 from tui.record.secrets import Redactor
 from tui.record.state import STAGE_WORDS, RemediationRun
 from tui.runbook import DecisionNode, Postmortem, PostmortemSection
 from tui.runbook.checklists import all_checklist_ids, checklist_entries
+from tui.signals import format_value
 
 __all__ = ["error_type", "render_postmortem"]
 
@@ -51,6 +54,18 @@ def _words(value: timedelta) -> str:
     if minutes:
         parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
     return " ".join(parts)
+
+
+def _seconds(value: timedelta) -> str:
+    """``8 min 25 s``, ``45 s``, ``1 h 4 min``."""
+    total = max(0, int(value.total_seconds()))
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    return f"{seconds} s"
 
 
 class _Keep(dict[str, str]):
@@ -320,20 +335,82 @@ class _Postmortem:
             if section.placeholder
             else _todo(f"{section.heading} — technical explanation")
         )
-        leaf = self.incident.decision_path().leaf
-        if leaf is not None and leaf.conclusion:
+        hints = list(self.cause_hints())
+        if hints:
             yield ""
-            yield f"The decision tree concluded: {self.md(leaf.conclusion)}"
+            yield "What the record points at:"
+            yield ""
+            yield from (f"- {hint}" for hint in hints)
         yield from self.items(section)
 
+    def cause_hints(self) -> Iterator[str]:
+        """The error classes that alerted (a leaf's generic words are not said for them),
+        the conditions with their evidence, the conclusion, and the fix that worked."""
+        incident = self.incident
+        classes = [c for c in incident.runbook.categories if c.id in incident.error_classes()]
+        if classes:
+            yield (
+                "The alerts' error class: "
+                + ", ".join(f"**{self.md(c.title)}**" for c in classes)
+                + "."
+            )
+        for event in incident.events:
+            evidence = event.details.get("evidence")
+            if event.kind == "signal_alert_raised" and isinstance(evidence, str) and evidence:
+                yield f"{self.md(str(event.details.get('name')))}: {self.md(evidence)}"
+        leaf = incident.decision_path().leaf
+        if leaf is not None and leaf.conclusion:
+            conclusion = leaf.conclusion
+            if classes and leaf.by_category:
+                # "Our integration issue. Check credentials, config." says nothing of a 429
+                conclusion = conclusion.split(". ")[0].rstrip(".") + "."
+            yield f"The decision tree concluded: {self.md(conclusion)}"
+        for run in incident.remediations:
+            effective = next((s for s in run.steps if s.stage == "effective"), None)
+            if effective is not None:
+                yield (
+                    f"The fix that worked: **{self.md(run.title)}** (effective "
+                    f"{effective.at:%H:%M:%S})."
+                )
+
     def fill_impact(self, section: PostmortemSection) -> Iterator[str]:
+        measured = list(self.measured())
+        wrote = False
         if self.incident.impact:
             yield f"Impact stated at declaration: {self.md(self.incident.impact)}"
+            wrote = True
+        if measured:
+            if wrote:
+                yield ""
+            yield "Measured (from the record):"
+            yield ""
+            yield from measured
+            wrote = True
+        if wrote:
             yield from self.items(section)
         elif section.items:
             yield from self.items(section, lead=False)
         else:
             yield self.placeholder(section)
+
+    def measured(self) -> Iterator[str]:
+        """Each alert: when, how long, how bad at its worst."""
+        for episode in alert_episodes(self.incident):
+            unit = episode.unit
+            span = f"{episode.raised_at:%H:%M:%S}"
+            if episode.cleared_at is not None:
+                span += f" to {episode.cleared_at:%H:%M:%S} ({_seconds(episode.lasted(self.now))})"
+            else:
+                span += f" on, still alerting ({_seconds(episode.lasted(self.now))} so far)"
+            line = f"- **{self.md(episode.name)}** ({self.md(episode.level)}): {span}"
+            if episode.peak is not None:
+                line += f"; peak {self.md(format_value(episode.peak, unit))}"
+                if episode.threshold is not None:
+                    line += (
+                        f" (alert {self.md(episode.op)} "
+                        f"{self.md(format_value(episode.threshold, unit))})"
+                    )
+            yield line
 
     def fill_resolution(self, section: PostmortemSection) -> Iterator[str]:
         runs = [
@@ -496,7 +573,38 @@ class _Postmortem:
         else:
             yield self.placeholder(section)
 
-    fill_action_items = _human
+    def fill_action_items(self, section: PostmortemSection) -> Iterator[str]:
+        """What the record leaves to do (mitigations still in effect, a fix that did not
+        work left in place, the runbook's long-term steps for the error class), then the
+        template's own."""
+        owner = _todo("Owner - Due date")
+        runbook = self.incident.runbook
+        for mitigation in in_effect(self.incident):
+            rem, run = mitigation.remediation, mitigation.run
+            action = f" ({self.md(run.action)})" if run.action else ""
+            how = self.md(undo_words(runbook, rem))
+            if rem.temporary:
+                yield (
+                    f"- Revert **{self.md(rem.title)}**{action}, in effect since "
+                    f"{run.started_at:%H:%M:%S}: {how} — {owner}"
+                )
+            elif run.stage == "not_effective":
+                yield (
+                    f"- Decide whether to keep **{self.md(rem.title)}**{action}: it was not "
+                    f"effective and is still in effect; to undo it, {how} — {owner}"
+                )
+        for category in runbook.categories:
+            if category.id not in self.incident.error_classes():
+                continue
+            for item in category.actions:
+                if (
+                    item.remediation is None
+                    and item.triage is None
+                    and "long-term" in (item.text.lower())
+                ):
+                    yield f"- {self.md(item.text)} ({self.md(category.title)}) — {owner}"
+        yield from self._human(section)
+
     fill_prevention = _human
     fill_lessons = _human
 

@@ -40,14 +40,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, get_args
 
 from tui.decision import Answer, DecisionPath, walk
 from tui.errors import IncidentError, UnknownReference, UnknownSeverity
 from tui.record.event import Event, default_actor, utcnow
 from tui.runbook import DecisionNode, Runbook, Severity
 from tui.runbook.checklists import checklist_entries
-from tui.signals import AlertLevel, MetricReading
 
 __all__ = [
     "HUMAN_SOURCES",
@@ -130,6 +129,8 @@ class AlertState:
     op: str | None
     unit: str
     since: datetime
+    peak: float | None = None
+    """The worst reading since it was raised (the highest; the lowest for ``<``)."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,14 @@ class Note:
     text: str
     actor: str
     at: datetime
+
+
+def worse_reading(op: object, a: object, b: object) -> float | None:
+    """The worse of two readings of an alert: the higher, or the lower for ``<``."""
+    values = [float(v) for v in (a, b) if isinstance(v, int | float) and not isinstance(v, bool)]
+    if not values:
+        return None
+    return min(values) if str(op or ">").startswith("<") else max(values)
 
 
 def describe_remediation(runbook: Runbook, remediation_id: str) -> tuple[str, str, str]:
@@ -458,40 +467,6 @@ class IncidentState:
         except KeyError:
             raise UnknownReference(f'incident {self.id} has no event "{event_id}"') from None
 
-    def metrics_on_record(self) -> list[MetricReading]:
-        """Each signal as the record last saw it (its last alert raised or cleared), for a
-        replay: the reading, the level, the rule; no series."""
-        readings = []
-        for signal in self.runbook.signals:
-            last = next(
-                (
-                    e
-                    for e in reversed(self.events)
-                    if e.kind in ("signal_alert_raised", "signal_alert_cleared")
-                    and e.details.get("signal") == signal.id
-                ),
-                None,
-            )
-            if last is None:
-                continue
-            value = last.details.get("value")
-            recorded = last.details.get("level") if last.kind == "signal_alert_raised" else "ok"
-            level = cast(AlertLevel, recorded if recorded in get_args(AlertLevel) else "unknown")
-            readings.append(
-                MetricReading(
-                    signal.id,
-                    signal.name,
-                    float(value) if isinstance(value, int | float) else None,
-                    signal.unit,
-                    level,
-                    signal.alert.value if signal.alert else None,
-                    signal.alert.op if signal.alert else None,
-                    (),
-                    last.time,
-                )
-            )
-        return readings
-
     def apply_new(self, events: Iterable[Event]) -> list[Event]:
         """Apply events read from the journal (say by :meth:`Journal.read_new`), skipping
         those already applied; returns the ones that were new."""
@@ -661,6 +636,7 @@ class IncidentState:
             op=d.get("op"),
             unit=str(d.get("unit", "")),
             since=previous.since if previous else event.time,
+            peak=worse_reading(d.get("op"), previous.peak if previous else None, d.get("value")),
         )
         if signal not in self.alerted:
             self.alerted.append(signal)

@@ -9,6 +9,7 @@ from rich.markup import escape
 from textual.widgets import Static
 
 from tui.record.incident import Incident
+from tui.record.readings import metrics_on_record
 from tui.screens.part import DashboardPart
 from widgets.checklist import ChecklistView
 from widgets.error_rates import ErrorRatesPane
@@ -44,7 +45,7 @@ class ReplayControls(DashboardPart):
         self.incident = state
         self.query_one(TimelineView).set_events(shown)
         self.query_one(ChecklistView).show(set(state.checked))
-        metrics = state.metrics_on_record()
+        metrics = metrics_on_record(state)
         self.metrics = {m.signal_id: m for m in metrics}
         self.query_one(ErrorRatesPane).show(metrics, None, shown[-1].time)
         self.refresh_decision()
