@@ -144,7 +144,9 @@ class ChecklistView(SteadyTree[Line]):
                 title = f"{title} — actions"
             keys = tuple(e.key for e in entries)
             top = self.root.add(Text(inert(title)), Line("list", list_id, title, keys=keys))
-            top.expand()
+            carried = any(c.id == list_id and c.origin for c in self.runbook.checklists)
+            if not carried:  # a related runbook's list opens when asked (Enter)
+                top.expand()
             stack: list[TreeNode[Line]] = [top]
             for index, entry in enumerate(entries):
                 del stack[entry.depth :]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import Literal
 
 from tui.errors import Problem, RunbookError
 from tui.runbook.loader import load_runbook
+from tui.runbook.related import with_related
 from tui.runbook.schema import Runbook
 
 # --------------------------------------------------------------------------- discovery
@@ -98,4 +100,10 @@ def discover_runbooks(extra_dirs: Iterable[Path | str] = ()) -> Catalog:
             found[book.id] = RunbookSource(
                 book, file, origin, replaces=previous.path if previous else None
             )
+    books = {book_id: source.runbook for book_id, source in found.items()}
+    for book_id, source in found.items():
+        if source.runbook.related:
+            merged, unmet = with_related(source.runbook, books)
+            found[book_id] = dataclasses.replace(source, runbook=merged)
+            problems += [Problem(str(source.path), None, "related", said) for said in unmet]
     return Catalog(found, problems)

@@ -64,10 +64,11 @@ def checklist_entries(runbook: Runbook, list_id: str) -> list[ChecklistEntry]:
 
 
 def all_checklist_ids(runbook: Runbook) -> list[str]:
-    """The ids of every checklist, then ``category:<id>`` of every category with actions."""
-    return [c.id for c in runbook.checklists] + [
-        f"category:{c.id}" for c in runbook.categories if c.actions
-    ]
+    """The ids of the runbook's own checklists, then ``category:<id>`` of every category
+    with actions, then the checklists carried from related runbooks."""
+    own = [c.id for c in runbook.checklists if c.origin is None]
+    carried = [c.id for c in runbook.checklists if c.origin is not None]
+    return own + [f"category:{c.id}" for c in runbook.categories if c.actions] + carried
 
 
 def find_checklist_entry(runbook: Runbook, key: str) -> ChecklistEntry:

@@ -71,6 +71,10 @@ class Runbook(Strict):
     examples: list[Example] = []
     snippets: list[Snippet] = []
     links: list[Link] = []
+    related: list[Identifier] = []
+    """Runbooks for the same service whose checklists (and the remediations, commands and
+    signals they use) this one carries during an incident: the Clay runbook names the
+    production checklist, so its gradual rollout is at hand."""
 
     @model_validator(mode="after")
     def _cross_references(self) -> Runbook:

@@ -222,6 +222,9 @@ class Checklist(Strict):
     title: str
     description: str | None = None
     steps: list[ChecklistItem] = Field(min_length=1)
+    origin: Identifier | None = None
+    """The related runbook this checklist was carried from (set when it is carried, see
+    ``related``; a runbook's own checklists leave it unset)."""
 
 
 class Category(Strict):
