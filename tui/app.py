@@ -136,7 +136,7 @@ class IncidentApp(App[None]):
             or incident is None
             or incident.resolved_at is not None
             or self.journal is None
-            or getattr(self.screen, "id", None) != "dashboard"
+            or not any(screen.id == "dashboard" for screen in self.screen_stack)
         ):
             self.exit()
             return
