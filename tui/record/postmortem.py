@@ -236,12 +236,13 @@ class _Postmortem:
         extra = [
             (fill, heading)
             for fill, heading in (
+                ("measured", "Impact in Numbers"),
                 ("decision_path", "Decision Path"),
                 ("remediations", "Remediations"),
                 ("checklists", "Checklists"),
                 ("comms", "Communications"),
             )
-            if fill not in used and self.has(fill)
+            if fill not in used and self.has(fill) and (fill != "measured" or "impact" not in used)
         ]
         if extra:
             yield ""
@@ -250,11 +251,16 @@ class _Postmortem:
                 yield ""
                 yield f"### {heading}"
                 yield ""
+                if fill == "measured":  # the template has no Impact section for them
+                    yield from self.measured()
+                    continue
                 yield from self.fill(fill, PostmortemSection(heading=heading, fill=fill))  # type: ignore[arg-type]
         yield ""
 
     def has(self, fill: str) -> bool:
         incident = self.incident
+        if fill == "measured":
+            return bool(alert_episodes(incident))
         if fill == "decision_path":
             return bool(incident.decisions)
         if fill == "remediations":
@@ -605,7 +611,7 @@ class _Postmortem:
                     yield f"- {self.md(item.text)} ({self.md(category.title)}) — {owner}"
         yield from self._human(section)
 
-    fill_prevention = _human
+    fill_prevention = fill_action_items
     fill_lessons = _human
 
 
