@@ -6,6 +6,7 @@ is recorded as not effective, the right one as effective."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -199,3 +200,22 @@ async def wait_until_async(check: Callable[[], Awaitable[bool]], timeout: float,
         if loop.time() > end:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.5)
+
+
+def test_an_alert_that_fires_during_the_watch_is_watched_too() -> None:
+    # queueing applied while a 503 outage was still ramping up: no 429 ever came, but the
+    # API Down alert fires during the watch, and the fix cannot be called effective
+    plan = watch_plan(
+        CLAY, CLAY.remediation("enable-queueing"), readings(rate_limited=(0.0, False))
+    )
+    assert plan.signals == ("rate_limited",)
+    judge = Judge(CLAY, dataclasses.replace(plan, window=timedelta(seconds=30)), T0)
+    judge.observe(readings(rate_limited=(0.0, False), server_errors=(40.0, True)), T0)
+    for second in range(0, 120, 10):
+        verdict = judge.observe(
+            readings(rate_limited=(0.0, False), server_errors=(40.0, True)),
+            T0 + timedelta(seconds=second),
+        )
+        assert verdict.state == "watching"
+    assert judge.plan.signals == ("rate_limited", "server_errors")
+    assert "API Down" in verdict.problems

@@ -13,6 +13,7 @@ Pure: :class:`Judge` is fed readings and times and says where the watch stands.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -119,13 +120,19 @@ def watch_plan(runbook: Runbook, remediation: Remediation, readings: Readings) -
     """The signals to judge ``remediation`` by, given the readings when it was applied."""
     spec = remediation.verify
     chosen: list[str] = list(spec.signals)
+    judged = {s.id for s in runbook.signals if s.alert is not None}
+    alerting = [
+        signal_id
+        for signal_id, reading in readings.metrics.items()
+        if signal_id in judged and reading.alerting
+    ]
+    if chosen and alerting and not set(chosen) & set(alerting):
+        # none of the signals it is meant to move was failing: it is judged by the alerts
+        # it was applied against too (queueing cannot be effective against a 503 outage
+        # because no 429 came)
+        chosen += alerting
     if not chosen:
-        judged = {s.id for s in runbook.signals if s.alert is not None}
-        chosen += [
-            signal_id
-            for signal_id, reading in readings.metrics.items()
-            if signal_id in judged and reading.alerting
-        ]
+        chosen += alerting
         tree = runbook.decision_tree
         for node in tree.nodes if tree is not None else ():
             for category_id, ids in node.by_category.items():
@@ -212,6 +219,7 @@ class Judge:
         if not self.plan.signals:
             self.verdict = Verdict("nothing_to_watch")
             return self.verdict
+        self._watch_new_alerts(readings)
         states = tuple(signal_state(self.runbook, s, readings) for s in self.plan.signals)
         if all(s.recovered is True for s in states):
             self._clear_since = self._clear_since or now
@@ -226,3 +234,20 @@ class Judge:
             state = "not_effective"
         self.verdict = Verdict(state, states, clear_for, left)
         return self.verdict
+
+    def _watch_new_alerts(self, readings: Readings) -> None:
+        """An alert of the runbook that fires during the watch is watched too: a fix
+        cannot be effective while the incident's alerts still fire (queueing does nothing
+        for a 503 outage whose errors were still ramping up when it was applied)."""
+        judged = {s.id for s in self.runbook.signals if s.alert is not None}
+        new = tuple(
+            signal_id
+            for signal_id, reading in readings.metrics.items()
+            if signal_id in judged and reading.alerting and signal_id not in self.plan.signals
+        )
+        if new:
+            self.plan = dataclasses.replace(
+                self.plan,
+                signals=self.plan.signals + new,
+                names=self.plan.names + tuple(_name(self.runbook, s) for s in new),
+            )
