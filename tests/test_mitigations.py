@@ -4,6 +4,7 @@ revert the fallback, not to roll back."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from tui.decision import Readings, suggest
 from tui.record.incident import Incident
 from tui.record.mitigations import in_effect, temporary_in_effect, undo_words
 from tui.runbook import discover_runbooks
+from tui.screens.modals import ChoiceScreen
+from tui.screens.remediate import ConfirmScreen
 from tui.signals import Health, MetricReading, VendorStatus
 from widgets.decision_tree import DecisionTreeView
 
@@ -88,7 +91,8 @@ def test_health_degraded_by_our_fallback_is_not_an_infrastructure_fault() -> Non
     back = suggest(clay, Readings(quiet, up, health, (FALLBACK,)))
     assert back.path.leaf is not None and back.path.leaf.id == "monitor"
     assert (
-        back.advice == f"Clay reports operational again: revert {FALLBACK} and watch the signals."
+        back.advice
+        == f"Clay reports operational again: revert {FALLBACK} (V) and watch the signals."
     )
     # our health down is a fault whatever is in effect
     broken = suggest(clay, Readings(quiet, up, Health("Clay", "down", False), (FALLBACK,)))
@@ -102,6 +106,7 @@ async def test_after_the_fallback_the_cockpit_never_suggests_rolling_back(
         app = cockpit(sb, tmp_path, monkeypatch)
         async with app.run_test(size=(120, 40)):
             app.screen.remediation_poll_interval = 0.1  # type: ignore[attr-defined]
+            app.screen.remediation_watch = (timedelta(seconds=5), timedelta(seconds=20))  # type: ignore[attr-defined]
             confirm = await open_confirm(app, "enable-fallback")
             await preview(confirm)
             press(app, "y", "y")
@@ -129,6 +134,43 @@ async def test_after_the_fallback_the_cockpit_never_suggests_rolling_back(
             await wait_until(lambda: advice_says("Clay reports operational again"), 120, 0.2)
             assert "infrastructure-issue" not in seen, seen
             assert "rollback" not in dashboard.suggestion().first
+            # V reverts it: the values from before the fallback, previewed and confirmed
+            await wait_until(
+                lambda: [
+                    e
+                    for e in app.incident.events  # type: ignore[union-attr]
+                    if e.kind in ("remediation_effective", "remediation_not_effective")
+                ],
+                60,
+                0.2,
+                "the fallback's verdict",
+            )
+            await wait_until(lambda: not dashboard._remediation_busy, 10, 0.05)  # type: ignore[attr-defined]
+            press(app, "V", "V")
+            offer = await wait_until(
+                lambda: app.screen if isinstance(app.screen, ChoiceScreen) else None, 10, 0.05
+            )
+            assert [value for value, _ in offer.choices] == ["enable-fallback"]
+            press(app, "enter")
+            revert = await wait_until(
+                lambda: app.screen if isinstance(app.screen, ConfirmScreen) else None, 10, 0.05
+            )
+            await wait_until(lambda: revert.preview is not None, 30, 0.05, "the revert's dry run")
+            press(app, "y", "y")
+            await wait_until(
+                lambda: [e for e in app.incident.events if e.kind == "remediation_reverted"],  # type: ignore[union-attr]
+                90,
+                0.2,
+                "the revert",
+            )
+            got = await sb.kubectl(
+                "get",
+                "deployment/clay-integration",
+                "-o",
+                'jsonpath={.spec.template.spec.containers[0].env[?(@.name=="CLAY_FALLBACK")].value}',
+            )
+            assert got.stdout.strip() != "true"  # back to what it was before
+            assert temporary_in_effect(app.incident) == []  # type: ignore[arg-type]
 
 
 def test_the_postmortem_lists_reverting_what_is_still_in_effect() -> None:

@@ -398,7 +398,7 @@ def mitigation_advice(runbook: Runbook, readings: Readings) -> str | None:
     titles = ", ".join(readings.mitigations)
     vendor = runbook.vendor.name
     if readings.vendor is not None and readings.vendor.indicator == "none":
-        return f"{vendor} reports operational again: revert {titles} and watch the signals."
+        return f"{vendor} reports operational again: revert {titles} (V) and watch the signals."
     return f"{titles} in effect: monitor, and wait for {vendor} to recover before reverting it."
 
 

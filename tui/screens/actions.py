@@ -59,6 +59,13 @@ ACT_BINDINGS: list[BindingType] = [
         "P", "pin_selected", "Pin event", show=False, tooltip="Pin or unpin the selected event"
     ),
     Binding(
+        "V",
+        "revert_in_effect",
+        "Revert",
+        show=False,
+        tooltip="Revert a remediation still in effect (the fallback once the vendor is back)",
+    ),
+    Binding(
         "u",
         "guided_rollout",
         "Guided rollout",

@@ -16,6 +16,7 @@ from tui.act.guide import GuideStep, first_guide, guide_steps
 from tui.act.session import Preview, RemediationSession
 from tui.decision import off_suggestion
 from tui.errors import IncidentTuiError, RemediationError
+from tui.record.mitigations import InEffect, in_effect, undo_words
 from tui.runbook import (
     Remediation,
     RolloutResume,
@@ -48,6 +49,9 @@ class RemediationActions(DashboardPart):
     """How often a guided wait refreshes its countdown and signals."""
 
     _remediation_busy: bool = False
+    _applied: dict[str, tuple[RemediationSession, Plan, ApplyResult]] | None = None
+    """What this cockpit applied and has not reverted, by remediation id: a revert needs
+    the values from before the change, which only the apply saw."""
 
     # ----------------------------------------------------------------- remediations
 
@@ -183,6 +187,12 @@ class RemediationActions(DashboardPart):
             self.notify(said, title=f"{title} failed", severity="error", timeout=15)
             await closed
             return False
+        if self._applied is None:
+            self._applied = {}
+        if reverting:
+            self._applied.pop(plan.remediation.id.removesuffix("-revert"), None)
+        elif applied.applied is not None:
+            self._applied[plan.remediation.id] = (session, plan, applied.applied)
         screen.stage("Applied; following the rollout…")
         verified = await session.verify(
             plan, applied.applied, reverting=reverting, on_progress=screen.progress
@@ -293,6 +303,53 @@ class RemediationActions(DashboardPart):
         if confirmed is None:
             return False
         return await self._apply_and_follow(session, confirmed, reverting=True)
+
+    # ----------------------------------------------------------------- later reverts
+
+    def action_revert_in_effect(self) -> None:
+        if not self._can_change():
+            return
+        found = in_effect(self.incident)
+        if not found:
+            self.notify("No remediation is in effect on record.")
+            return
+        self._pick_revert(found)
+
+    @work(group="act-dialog", exit_on_error=False)
+    async def _pick_revert(self, found: list[InEffect]) -> None:
+        choices = [
+            (m.run.remediation, f"{m.title}{'  (temporary)' if m.remediation.temporary else ''}")
+            for m in found
+        ]
+        chosen = await self.app.push_screen_wait(
+            ChoiceScreen("Revert a remediation in effect", choices)
+        )
+        mitigation = next((m for m in found if m.run.remediation == chosen), None)
+        if mitigation is None:
+            return
+        kept = (self._applied or {}).get(mitigation.run.remediation)
+        if kept is None or mitigation.remediation.revert is None:
+            # applied by another cockpit or before a restart: the values from before it are
+            # not known here, so say how instead of guessing them
+            self.app.push_screen(
+                CommandScreen(
+                    f"Revert by hand: {mitigation.title}",
+                    undo_words(self.runbook, mitigation.remediation),
+                )
+            )
+            return
+        if self._remediation_busy:
+            self.notify(
+                "A remediation is already running; wait for its result.", severity="warning"
+            )
+            return
+        self._remediation_busy = True
+        try:
+            await self.revert_remediation(*kept)
+        except Exception as error:
+            self._fail(error)
+        finally:
+            self._remediation_busy = False
 
     # ----------------------------------------------------------------- guided rollout
 
