@@ -281,14 +281,27 @@ class Sandbox:
 
     async def stop(self) -> None:
         """Stop every task and close every port; remove the kubeconfig if it was temporary."""
-        for task in [*self._tasks, *self._pending]:
+        tasks = [*self._tasks, *self._pending]
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *self._pending]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # bounded: a task caught in a cancel (or a client that keeps a connection open)
+        # must not keep the sandbox, and whatever waits for it to stop, from ever ending
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+        for task in tasks:
+            if task.done() and not task.cancelled():
+                with contextlib.suppress(Exception):
+                    task.exception()
         self._tasks = []
         self._pending.clear()
-        await asyncio.gather(*(backend.cleanup() for backend in self._backends.values()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(
+                    *(backend.cleanup() for backend in self._backends.values()),
+                    return_exceptions=True,
+                ),
+                20,
+            )
         self._backends.clear()
         if self._tempdir is not None:
             shutil.rmtree(self._tempdir, ignore_errors=True)
