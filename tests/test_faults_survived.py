@@ -31,6 +31,8 @@ from app_helpers import (
 )
 from sandbox_helpers import CI, incident_tui_command, need_binary, running_sandbox, wait_until
 from test_comms import offline_app
+from textual.app import App, ComposeResult
+from textual.screen import Screen
 from textual.widgets import Button, Static
 
 from tui.act.runner import RemediationRunner
@@ -41,6 +43,7 @@ from tui.record.incident import Incident
 from tui.record.journal import Journal
 from tui.record.store import open_incident
 from tui.runbook import discover_runbooks
+from tui.screens.dialog import while_shown
 from tui.screens.remediate import ConfirmScreen, RemediationScreen
 from tui.settings import load_settings
 from tui.signals import SourceFault
@@ -268,6 +271,34 @@ def test_a_full_disk_gives_one_sentence_and_leaves_no_half_incident(
 
 
 # --------------------------------------------------------------------------- two responders
+
+
+class _Shown(Screen[None]):
+    def compose(self) -> ComposeResult:
+        yield Static("", id="shown")
+
+    shown: tuple[str, ...] = ()
+
+    @while_shown
+    def show(self, text: str) -> None:
+        self.query_one("#shown", Static).update(text)
+        self.shown = (*self.shown, text)
+
+
+async def test_updates_sent_to_a_mounting_screen_are_shown_in_the_order_they_were_sent() -> None:
+    """The refused-apply screen once stayed on "Applying…": that update came while the
+    screen was mounting and was shown after the "Refused" that came next."""
+    app: App[None] = App()
+    async with app.run_test() as pilot:
+        screen = _Shown()
+        app.push_screen(screen)
+        screen.show("Applying…")  # not mounted yet: waits
+        await wait_until(lambda: screen.is_mounted, 10, 0.0, "the screen mounted")
+        screen.show("Refused: 409.")  # mounted, while the first still waits in the queue
+        await wait_until(lambda: len(screen.shown) == 2, 10, 0.01, "both updates")
+        await pilot.pause()
+        assert screen.shown == ("Applying…", "Refused: 409.")
+        assert static_text(screen.query_one("#shown", Static)) == "Refused: 409."
 
 
 async def test_a_second_responder_applying_against_a_stale_dry_run_is_refused_with_409(

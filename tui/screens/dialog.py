@@ -73,21 +73,37 @@ class Dialog(ModalScreen[ResultT]):
 
 
 _Method = TypeVar("_Method", bound=Callable[..., None])
+_WAITING = "_while_shown_waiting"
+
+
+def _show_waiting(screen: Any) -> None:
+    """Show the updates that came before the screen was mounted, oldest first."""
+    if not screen.is_mounted:
+        screen.call_later(_show_waiting, screen)
+        return
+    for show in screen.__dict__.pop(_WAITING, []):
+        with contextlib.suppress(NoMatches):
+            show()
 
 
 def while_shown(method: _Method) -> _Method:
     """For updates a worker sends to a screen that may not be shown yet or may already be
     closed: one that comes while the screen is still mounting (its ``on_mount`` may have run
     already) waits in the screen's queue until it is; once the screen is gone (its widgets
-    removed, its queue closed), the update is dropped."""
+    removed, its queue closed), the update is dropped. Updates are shown in the order they
+    were sent: one that comes while earlier ones still wait, waits behind them."""
 
     @functools.wraps(method)
     def update(self: Any, *args: Any, **kwargs: Any) -> None:
-        if not self.is_mounted:
-            # processed after mounting ends; refused (dropped) by a closed screen
-            self.call_later(update, self, *args, **kwargs)
+        waiting: list[Callable[[], None]] | None = self.__dict__.get(_WAITING)
+        if waiting is None and self.is_mounted:
+            with contextlib.suppress(NoMatches):
+                method(self, *args, **kwargs)
             return
-        with contextlib.suppress(NoMatches):
-            method(self, *args, **kwargs)
+        if waiting is None:
+            waiting = self.__dict__[_WAITING] = []
+            # processed after mounting ends; refused (dropped) by a closed screen
+            self.call_later(_show_waiting, self)
+        waiting.append(functools.partial(method, self, *args, **kwargs))
 
     return update  # type: ignore[return-value]
