@@ -22,6 +22,7 @@ from tui.sandbox.faults import Faults
 from tui.sandbox.kube.api import build_kube_app
 from tui.sandbox.kube.cluster import Cluster
 from tui.sandbox.kube.kubelet import LogRecord
+from tui.sandbox.kube.tokens import Tokens
 from tui.sandbox.kube.wire import SANDBOX_USER
 from tui.sandbox.tls import sandbox_certificate, server_context
 
@@ -200,7 +201,7 @@ async def running_sandbox(
     seed(cluster)
     faults = Faults()
     token = secrets.token_urlsafe(24)
-    runner = web.AppRunner(build_kube_app(cluster, faults, token), shutdown_timeout=1)
+    runner = web.AppRunner(build_kube_app(cluster, faults, Tokens(token)), shutdown_timeout=1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context())
     await site.start()

@@ -54,7 +54,8 @@ class _Section(BaseModel):
 
 class KubernetesSettings(_Section):
     kubeconfig: Path | None = None
-    """The kubeconfig file; like kubectl: ``$KUBECONFIG``, else ``~/.kube/config``."""
+    """The kubeconfig file; like kubectl when unset: every file of ``$KUBECONFIG`` merged,
+    else ``~/.kube/config``, else the pod's service account (in-cluster)."""
     context: str | None = None
     """The context to use; the kubeconfig's current context when unset."""
     namespace: str | None = None
@@ -63,15 +64,9 @@ class KubernetesSettings(_Section):
     """Seconds any one Kubernetes API call may take."""
     poll_interval: float = Field(5.0, gt=0)
     """Seconds between pod list refreshes when a watch cannot be kept open."""
-
-    def kubeconfig_path(self) -> Path:
-        """The kubeconfig file kubectl would use (first file of ``$KUBECONFIG``)."""
-        if self.kubeconfig is not None:
-            return self.kubeconfig.expanduser()
-        env = os.environ.get("KUBECONFIG")
-        if env:
-            return Path(env.split(os.pathsep)[0]).expanduser()
-        return Path.home() / ".kube" / "config"
+    service_account_dir: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+    """In a pod (``KUBERNETES_SERVICE_HOST`` set, no kubeconfig): where its service
+    account's ``token``, ``ca.crt`` and ``namespace`` are."""
 
 
 class PrometheusSettings(_Section):

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from tui.sandbox.faces import json_response
 from tui.sandbox.faults import BACKENDS, FAULT_KINDS, Fault, Faults
+from tui.sandbox.kube.tokens import Tokens
 from tui.sandbox.world import World
 
 __all__ = ["Controls", "build_control_app"]
@@ -20,6 +21,7 @@ class Controls(Protocol):
 
     faults: Faults
     world: World
+    tokens: Tokens
 
     async def set_fault(self, backend: str, fault: Fault) -> None: ...
 
@@ -74,7 +76,8 @@ def _writes_json(writes: dict[tuple[str, str], int]) -> list[dict[str, Any]]:
 
 
 def build_control_app(controls: Controls) -> web.Application:
-    """``/state``, ``/faults``, ``/flood``, ``/writes`` and ``/endpoints``."""
+    """``/state``, ``/faults``, ``/flood``, ``/writes``, ``/endpoints`` and
+    ``/credentials`` (a short-lived API token, for the exec credential plugin)."""
     app = web.Application()
 
     async def body_of(request: web.Request) -> Any:
@@ -143,5 +146,15 @@ def build_control_app(controls: Controls) -> web.Application:
     app.router.add_delete("/faults/{backend}", delete_fault)
     app.router.add_post("/flood", flood)
     app.router.add_get("/writes", writes)
+
+    async def credentials(request: web.Request) -> web.Response:
+        body = await body_of(request)
+        ttl = body.get("ttl") if isinstance(body, dict) else None
+        if not isinstance(ttl, int | float) or isinstance(ttl, bool) or ttl <= 0:
+            return _control_error("ttl must be a number of seconds above 0")
+        token, expires = controls.tokens.issue(float(ttl))
+        return json_response({"token": token, "expirationTimestamp": expires})
+
     app.router.add_get("/endpoints", endpoints)
+    app.router.add_post("/credentials", credentials)
     return app

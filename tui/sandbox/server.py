@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import ssl
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -25,6 +26,7 @@ from aiohttp import web
 from tui.sandbox.control import build_control_app
 from tui.sandbox.faults import Fault, Faults
 from tui.sandbox.kube.cluster import Cluster
+from tui.sandbox.kube.tokens import Tokens
 from tui.sandbox.metrics.registry import Registry, SeriesStore, run_sampler, vendor_registry
 from tui.sandbox.metrics.web import build_prometheus_app
 from tui.sandbox.scenarios import SCENARIOS, VENDORS
@@ -197,6 +199,7 @@ class Sandbox:
         self.scenario = scenario
         self.speed = speed
         self.token = secrets.token_urlsafe(32)
+        self.tokens = Tokens(self.token, clock)
         self.faults = Faults()
         self._initial_faults = list(faults)
         self._ports = dict.fromkeys(PORT_NAMES, 0) | dict(ports or {})
@@ -241,7 +244,7 @@ class Sandbox:
 
         self.world.seed()
         apps = {
-            "kubernetes": build_kube_app(self.cluster, self.faults, self.token),
+            "kubernetes": build_kube_app(self.cluster, self.faults, self.tokens),
             "status_page": build_status_app(self.world, self.faults),
             "health": build_health_app(self.world, self.faults),
             "prometheus": build_prometheus_app(
@@ -389,7 +392,9 @@ class Sandbox:
             scenario=self.scenario,
         )
 
-    def kubeconfig_text(self) -> str:
+    def kubeconfig_text(self, user: dict[str, Any] | None = None) -> str:
+        """The sandbox's kubeconfig; ``user`` replaces its static-token user (as
+        :meth:`exec_user` does)."""
         config = {
             "apiVersion": "v1",
             "kind": "Config",
@@ -402,7 +407,7 @@ class Sandbox:
                     },
                 }
             ],
-            "users": [{"name": "sandbox-responder", "user": {"token": self.token}}],
+            "users": [{"name": "sandbox-responder", "user": user or {"token": self.token}}],
             "contexts": [
                 {
                     "name": CONTEXT,
@@ -417,6 +422,23 @@ class Sandbox:
             "preferences": {},
         }
         return yaml.safe_dump(config, sort_keys=False)
+
+    def exec_user(self, ttl: float, *, claim: float | None = None) -> dict[str, Any]:
+        """A kubeconfig user that logs in through an exec credential plugin, as EKS, GKE
+        and AKS do: each run gets a token the API server accepts for ``ttl`` seconds; the
+        plugin says it lasts ``claim`` seconds (``ttl`` unless told)."""
+        args = ["-m", "tui.sandbox.credential", self._url("control"), f"{ttl:g}"]
+        if claim is not None:
+            args.append(f"{claim:g}")
+        return {
+            "exec": {
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "command": sys.executable,
+                "args": args,
+                "interactiveMode": "Never",
+                "provideClusterInfo": False,
+            }
+        }
 
     def _write_kubeconfig(self) -> Path:
         path = self._kubeconfig_path

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import hmac
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,7 @@ from tui.sandbox.kube.patches import (
 )
 from tui.sandbox.kube.store import ApiError
 from tui.sandbox.kube.tables import as_table, wants_table
+from tui.sandbox.kube.tokens import Tokens
 from tui.sandbox.kube.wire import (
     JSON_TYPE,
     MAX_REQUEST_BYTES,
@@ -56,12 +56,12 @@ _POLL = 1.0  # how often an idle stream checks that its client is still there
 _log = logging.getLogger(__name__)
 
 
-def build_kube_app(cluster: Cluster, faults: Faults, token: str) -> web.Application:
+def build_kube_app(cluster: Cluster, faults: Faults, tokens: Tokens) -> web.Application:
     """An aiohttp application serving the Kubernetes REST API for ``cluster``.
 
     Every request needs ``Authorization: Bearer <token>``. Faults come from
     ``faults.get("kubernetes")`` (``faults.get("logs")`` for ``pods/log``)."""
-    api = _KubeApi(cluster, faults, token)
+    api = _KubeApi(cluster, faults, tokens)
     # room for a body over the limit to be read and refused in the API's own words
     app = web.Application(client_max_size=MAX_REQUEST_BYTES + 1)
     app.router.add_route("*", "/{path:.*}", api.handle)
@@ -73,10 +73,10 @@ class _Abort(Exception):
 
 
 class _KubeApi:
-    def __init__(self, cluster: Cluster, faults: Faults, token: str) -> None:
+    def __init__(self, cluster: Cluster, faults: Faults, tokens: Tokens) -> None:
         self.cluster = cluster
         self.faults = faults
-        self.token = token
+        self.tokens = tokens
 
     # -- entry point
 
@@ -92,8 +92,10 @@ class _KubeApi:
                 raise _Abort
             if fault is not None and fault.kind == "slow":
                 await asyncio.sleep(fault.delay)
-            if not self._authenticated(request):
-                return json_response(status_body(401, "Unauthorized", "Unauthorized"), 401)
+            who = self._authenticated(request)
+            if who != "ok":
+                said = "Unauthorized: token has expired" if who == "expired" else "Unauthorized"
+                return json_response(status_body(401, "Unauthorized", said), 401)
             if fault is not None:
                 refusal = self._fault_answer(fault, request, target)
                 if refusal is not None:
@@ -114,12 +116,12 @@ class _KubeApi:
                 500,
             )
 
-    def _authenticated(self, request: web.Request) -> bool:
+    def _authenticated(self, request: web.Request) -> str:
         header = request.headers.get("Authorization", "")
         scheme, _, presented = header.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            presented.strip().encode(), self.token.encode()
-        )
+        if scheme.lower() != "bearer":
+            return "unknown"
+        return self.tokens.check(presented.strip())
 
     def _fault_answer(
         self, fault: Fault, request: web.Request, target: Target | None

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import aiohttp
 
+    from tui.sources.kube.kubeconfig import ExecCredentials
+
 __all__ = ["KubeCalls"]
 
 
@@ -19,8 +21,10 @@ class KubeCalls:
 
     _ACCEPT = "application/json"
 
-    def __init__(self, api_client: Any) -> None:
+    def __init__(self, api_client: Any, credentials: ExecCredentials | None = None) -> None:
         self.api_client = api_client
+        self.credentials = credentials
+        """An exec plugin's token: asked for a new one once when the API answers 401."""
 
     async def _call(
         self,
@@ -32,6 +36,34 @@ class KubeCalls:
         body: Any = None,
         content_type: str | None = None,
         request_timeout: float | None = None,
+    ) -> aiohttp.ClientResponse:
+        response = await self._send(
+            method, path, path_params, query, body, content_type, request_timeout
+        )
+        credentials = self.credentials
+        if credentials is None:
+            return response
+        if response.status != 401:
+            credentials.accepted()
+            return response
+        configuration = self.api_client.configuration
+        refused = configuration.api_key.get("BearerToken")
+        if not await credentials.renew(configuration, refused):
+            return response
+        response.release()
+        return await self._send(
+            method, path, path_params, query, body, content_type, request_timeout
+        )
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        path_params: dict[str, str],
+        query: dict[str, Any],
+        body: Any,
+        content_type: str | None,
+        request_timeout: float | None,
     ) -> aiohttp.ClientResponse:
         headers = {"Accept": self._ACCEPT}
         if content_type is not None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from tui.errors import ConfigError, Problem, SourceMalformed, SourceTimeout, SourceUnreachable
+from tui.errors import SourceMalformed, SourceTimeout, SourceUnreachable
 from tui.runbook import Runbook
 from tui.settings import KubernetesSettings
 from tui.sources.base import error_for_status
@@ -16,6 +15,8 @@ from tui.sources.kube.calls import KubeCalls
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from tui.sources.kube.kubeconfig import ExecCredentials
 
 __all__ = ["KubeConnection"]
 
@@ -35,59 +36,44 @@ def _import_client() -> None:
     import kubernetes.aio.client.api_client
     import kubernetes.aio.config  # noqa: F401
 
+    import tui.sources.kube.kubeconfig  # noqa: F401
+
 
 class KubeConnection:
     """An API client for one kubeconfig context and namespace, and typed calls over it."""
 
-    def __init__(self, api_client: Any, namespace: str, context: str, timeout: float) -> None:
+    def __init__(
+        self,
+        api_client: Any,
+        namespace: str,
+        context: str,
+        timeout: float,
+        credentials: ExecCredentials | None = None,
+    ) -> None:
         self.api_client = api_client
-        self.api = KubeCalls(api_client)
+        self.api = KubeCalls(api_client, credentials)
+        self.origin = ""
+        """Where the configuration came from, short (``config``, ``in-cluster``)."""
         self.namespace = namespace
         self.context = context
         self.timeout = timeout
 
     @classmethod
     async def open(cls, settings: KubernetesSettings, runbook: Runbook) -> KubeConnection:
-        """Load the kubeconfig like kubectl does; a missing file or unknown context is a
-        :class:`ConfigError` naming it."""
+        """Load the configuration like kubectl does (see :mod:`tui.sources.kube.kubeconfig`);
+        a missing file or unknown context is a :class:`ConfigError` naming it."""
         # the client library takes a third of a second of imports: they run in a thread so
         # that the screen keeps drawing and answering keys meanwhile
         await asyncio.to_thread(_import_client)
-        from kubernetes.aio import config
-        from kubernetes.aio.config.config_exception import ConfigException
+        from tui.sources.kube.kubeconfig import load
 
-        # the loader is untyped; these are the shapes it returns
-        list_contexts = cast(
-            Callable[[str], tuple[list[dict[str, Any]], dict[str, Any] | None]],
-            config.list_kube_config_contexts,
-        )
-        new_client = cast(Callable[..., Awaitable[Any]], config.new_client_from_config)
-
-        path = settings.kubeconfig_path()
-        if not path.exists():
-            raise ConfigError(
-                Problem(str(path), None, "kubernetes.kubeconfig", "no kubeconfig at this path")
-            )
-        try:
-            contexts, current = list_contexts(str(path))
-            context = settings.context or (current or {}).get("name")
-            names = [c["name"] for c in contexts]
-            if context not in names:
-                raise ConfigError(
-                    Problem(
-                        str(path),
-                        None,
-                        "kubernetes.context",
-                        f'no context "{context}" (contexts: {", ".join(names) or "none"})',
-                    )
-                )
-            api_client = await new_client(
-                config_file=str(path), context=context, persist_config=False
-            )
-        except ConfigException as exc:
-            raise ConfigError(Problem(str(path), None, "kubernetes", str(exc))) from None
+        loaded = await load(settings)
         namespace = settings.namespace or runbook.service.namespace
-        return cls(api_client, namespace, str(context), settings.timeout)
+        connection = cls(
+            loaded.api_client, namespace, loaded.context, settings.timeout, loaded.credentials
+        )
+        connection.origin = loaded.origin.short
+        return connection
 
     @property
     def server(self) -> str:
