@@ -5,6 +5,7 @@ pod's in-cluster service account."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -13,14 +14,21 @@ from typing import Any
 
 import pytest
 import yaml
-from app_helpers import fast_settings
-from sandbox_helpers import SandboxHandle, need_binary, running_sandbox, wait_until
+from app_helpers import cockpit, fast_settings
+from sandbox_helpers import (
+    SandboxHandle,
+    incident_tui_command,
+    need_binary,
+    running_sandbox,
+    wait_until,
+)
 
 from tui.errors import ConfigError, SourceAuthExpired
 from tui.runbook import discover_runbooks
 from tui.sandbox.tls import sandbox_certificate
 from tui.settings import KubernetesSettings
 from tui.sources.kube.connection import KubeConnection
+from widgets.incident_header import IncidentHeader
 
 CLAY = discover_runbooks().get("clay")
 
@@ -324,3 +332,69 @@ async def test_with_no_kubeconfig_and_no_cluster_the_sentence_says_what_was_trie
             await KubeConnection.open(_settings(sb, tmp_path), CLAY)
         said = str(caught.value)
         assert "~/.kube/config" in said and "KUBERNETES_SERVICE_HOST unset" in said
+
+
+# --------------------------------------------------------------------------- flags, header
+
+
+async def test_cluster_flags_work_after_the_command_as_before_it(tmp_path: Path) -> None:
+    async with running_sandbox() as sb:
+        config = tmp_path / "config.toml"
+        assert sb.sandbox is not None
+        sb.sandbox.write_config(config)
+        base = [*incident_tui_command(), "--config", str(config)]
+        after = await _run(
+            [
+                *incident_tui_command(),
+                "triage",
+                "--runbook",
+                "clay",
+                "--config",
+                str(config),
+                "--kubeconfig",
+                sb.kubeconfig,
+                "--context",
+                "incident-sandbox",
+                "-n",
+                "production",
+                "--json",
+            ],
+            _env(tmp_path),
+        )
+        before = await _run(
+            [
+                *base,
+                "--kubeconfig",
+                sb.kubeconfig,
+                "--context",
+                "incident-sandbox",
+                "--namespace",
+                "production",
+                "triage",
+                "--runbook",
+                "clay",
+                "--json",
+            ],
+            _env(tmp_path),
+        )
+        assert "No such option" not in after.stderr
+        assert after.returncode == before.returncode
+        assert json.loads(after.stdout)["pods"] == json.loads(before.stdout)["pods"]
+        wrong = await _run(
+            [*base, "triage", "--runbook", "clay", "--context", "prod"], _env(tmp_path)
+        )
+        # triage reports a cluster it cannot reach, and cannot say healthy (exit 3)
+        assert wrong.returncode == 3, wrong
+        assert 'no context "prod"' in " ".join(wrong.stdout.split())
+        assert "Traceback" not in wrong.stdout + wrong.stderr
+
+
+async def test_the_header_names_the_context_and_namespace_in_one_short_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_sandbox() as sb:
+        app = cockpit(sb, tmp_path, monkeypatch)
+        async with app.run_test(size=(80, 24)):
+            header = app.screen.query_one(IncidentHeader)
+            await wait_until(lambda: "incident-sandbox/production" in header.text(), 30)
+            assert header.size.height <= 2

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tui.errors import ConfigError, Problem
@@ -70,17 +78,47 @@ class KubernetesSettings(_Section):
 
 
 class PrometheusSettings(_Section):
+    """Prometheus, or anything that answers its HTTP API (Thanos, Mimir, Cortex,
+    VictoriaMetrics); the connection settings follow Prometheus's own ``http_config`` and
+    apply to the main and the backup URL alike."""
+
     url: HttpUrl = "http://localhost:9090"
     backup_url: HttpUrl | None = None
     """Used, and said to be used, when the primary does not answer."""
     bearer_token: SecretStr | None = None
+    bearer_token_file: Path | None = None
+    """A file holding the bearer token, read again on every query (rotated tokens work)."""
     username: str | None = None
     password: SecretStr | None = None
+    headers: dict[str, SecretStr] = {}
+    """Extra headers on every query, such as ``X-Scope-OrgID`` for a Mimir/Cortex tenant."""
+    ca_file: Path | None = None
+    """A PEM file of the CA(s) that signed the server's certificate (a private CA)."""
+    cert_file: Path | None = None
+    """A client certificate (PEM) for servers that ask for one (mTLS); with ``key_file``."""
+    key_file: Path | None = None
+    insecure_skip_verify: bool = False
+    """Do not check the server's certificate at all (as Prometheus's ``tls_config``)."""
     verify_tls: bool = True
+    """The older name of ``insecure_skip_verify = true`` (false skips verification)."""
     timeout: float = Field(5.0, gt=0)
     poll_interval: float = Field(15.0, gt=0)
     range: str = "30m"
     """How far back the sparkline series reaches."""
+
+    @model_validator(mode="after")
+    def _files_exist(self) -> PrometheusSettings:
+        for name in ("bearer_token_file", "ca_file", "cert_file", "key_file"):
+            path = getattr(self, name)
+            if path is not None and not path.expanduser().is_file():
+                raise ValueError(f"{name}: no file at {path}")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError(
+                "cert_file and key_file go together (a client certificate and its key)"
+            )
+        if self.bearer_token is not None and self.bearer_token_file is not None:
+            raise ValueError("bearer_token and bearer_token_file: set one of them")
+        return self
 
 
 class RunbookEndpoints(_Section):

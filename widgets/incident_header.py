@@ -58,6 +58,8 @@ class HeaderState:
     now: datetime
     mitigated: bool = False
     """The impact is mitigated (or the incident resolved): the response clock has stopped."""
+    where: str | None = None
+    """The cluster in use, short: ``context/namespace``."""
 
 
 class IncidentHeader(Widget):
@@ -93,6 +95,7 @@ class IncidentHeader(Widget):
         next_update_in: timedelta | None,
         now: datetime,
         mitigated: bool = False,
+        where: str | None = None,
     ) -> bool:
         """Show the incident's state; returns whether the header changed. Once
         ``mitigated``, the response clock shows where it stopped instead of counting."""
@@ -107,6 +110,7 @@ class IncidentHeader(Widget):
             next_update_in,
             now,
             mitigated,
+            where,
         )
         parts = (self._identity(state), self._clocks(state))
         if self.state is not None and _same(parts, self._parts):
@@ -160,6 +164,8 @@ class IncidentHeader(Widget):
                 parts.append((f"update overdue +{mmss(late)}", _ALARM))
             else:
                 parts += [("next update in ", "$foreground-muted"), mmss(state.next_update_in)]
+        if state.where:
+            parts += [_SEPARATOR, ("⎈ ", "$foreground-muted"), inert(state.where)]
         return Content.assemble(*parts)
 
     def _lines(self, width: int) -> list[Content]:

@@ -50,7 +50,14 @@ def fail(error: IncidentTuiError | str, code: int = 2) -> NoReturn:
 
 class CommandGroup(click.Group):
     """A group that turns every :class:`IncidentTuiError` into one line and its exit code
-    (2 unless the error has its own), and Ctrl-C into one line and 130."""
+    (2 unless the error has its own), and Ctrl-C into one line and 130; every command
+    added to it (and to its groups) also takes the shared options (:data:`SHARED`), after
+    its name as before it, as kubectl does."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if cmd.name not in OWN_WORLD:
+            share_options(cmd)
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -64,6 +71,53 @@ class CommandGroup(click.Group):
 
 
 # --------------------------------------------------------------------------- the options
+
+SHARED: tuple[tuple[tuple[str, ...], str, str, str, bool], ...] = (
+    (("--config",), "config_path", "", "Config file (as before the command).", True),
+    (("--kubeconfig",), "kubernetes", "kubeconfig", "Kubeconfig file.", True),
+    (("--context",), "kubernetes", "context", "Kubeconfig context.", False),
+    (("--namespace", "-n"), "kubernetes", "namespace", "Namespace.", False),
+)
+"""The options every command takes after its name too: (flags, section, key, help, path)."""
+
+
+OWN_WORLD = ("demo", "sandbox")
+"""Commands that make their own cluster and config: the shared options would mislead."""
+
+
+def _shared_callback(section: str, key: str) -> Any:
+    def store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is None:
+            return
+        options = ctx.find_root().ensure_object(dict)
+        if section == "config_path":
+            options["config_path"] = value
+        else:
+            options.setdefault("flags", {}).setdefault(section, {})[key] = value
+
+    return store
+
+
+def share_options(cmd: click.Command) -> None:
+    """Give ``cmd`` (each command of it, for a group) the shared options it lacks."""
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            share_options(sub)
+        return
+    taken = {opt for param in cmd.params for opt in getattr(param, "opts", [])}
+    for flags, section, key, help_text, is_path in SHARED:
+        if taken.intersection(flags):
+            continue  # the command's own option of that name (``sandbox --config``) stays
+        cmd.params.append(
+            click.Option(
+                list(flags),
+                type=click.Path(dir_okay=False, path_type=Path) if is_path else None,
+                expose_value=False,
+                is_eager=False,
+                callback=_shared_callback(section, key),
+                help=help_text,
+            )
+        )
 
 
 def keep_options(

@@ -58,7 +58,8 @@ def demo(ctx: click.Context, scenario: str, real_prometheus: bool, severity: str
         process, endpoints, config = start_sandbox(folder, scenario)
         use_config(ctx, config)
         title = f"Demo: {scenario.replace('-', ' ')}"
-        banner = f"demo · sandbox scenario {scenario} · kubeconfig {endpoints['kubeconfig']}"
+        banner = f"demo · sandbox scenario {scenario}"
+        echo(f"kubectl --kubeconfig {endpoints['kubeconfig']} get pods -n production", err=True)
         if real_prometheus:
             binary = shutil.which("prometheus")
             if binary is None:

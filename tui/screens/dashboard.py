@@ -396,7 +396,17 @@ class DashboardScreen(
             next_update_in=(due - now) if due else None,
             now=now,
             mitigated=incident.mitigated_at is not None,
+            where=self.kube_where(),
         )
+
+    def kube_where(self) -> str:
+        """The context and namespace in use (once connected, what the connection uses)."""
+        kube = self._sources.kube if self._sources is not None else None
+        if kube is not None:
+            return f"{kube.context}/{kube.namespace}"
+        settings = self.settings.kubernetes
+        namespace = settings.namespace or self.runbook.service.namespace
+        return f"{settings.context or 'current context'}/{namespace}"
 
     # ---------------------------------------------------------------- showing values
 

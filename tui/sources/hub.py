@@ -18,7 +18,7 @@ from tui.signals import Health, LogLine, MetricReading, PodState, SourceFault, V
 from tui.sources.base import FaultTracker, Outcome
 from tui.sources.kube.connection import KubeConnection
 from tui.sources.kube.objects import parse_pod, parse_timestamp
-from tui.sources.prometheus import PrometheusSource
+from tui.sources.prometheus import HttpConfig, PrometheusSource
 from tui.sources.statuspage import HealthSource, StatusPageSource
 
 __all__ = ["Evidence", "Snapshot", "Sources"]
@@ -88,18 +88,11 @@ class Sources:
                 settings.status.timeout,
             )
         prom = settings.prometheus
-        basic = (
-            (prom.username, prom.password.get_secret_value())
-            if prom.username and prom.password
-            else None
-        )
         self.prometheus = PrometheusSource(
             runbook.signals,
             prom.url,
             prom.backup_url,
-            bearer_token=prom.bearer_token.get_secret_value() if prom.bearer_token else None,
-            basic_auth=basic,
-            verify_tls=prom.verify_tls,
+            http=HttpConfig.from_settings(prom),
             timeout=prom.timeout,
             series_range=prom.range,
         )

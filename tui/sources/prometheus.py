@@ -8,8 +8,10 @@ import math
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tui.errors import (
     SourceError,
@@ -17,9 +19,13 @@ from tui.errors import (
     SourceTimeout,
     SourceUnreachable,
 )
+from tui.inert import inert
 from tui.runbook import Signal, parse_duration
 from tui.signals import AlertLevel, MetricReading, holds, utcnow
 from tui.sources.base import error_for_status
+
+if TYPE_CHECKING:
+    from tui.settings import PrometheusSettings
 
 __all__ = ["PrometheusSource", "judge", "parse_vector"]
 
@@ -110,39 +116,108 @@ def _executor() -> ThreadPoolExecutor:
     return _EXECUTOR
 
 
+@dataclass(frozen=True)
+class HttpConfig:
+    """How to reach a Prometheus: Prometheus's own ``http_config`` settings."""
+
+    headers: tuple[tuple[str, str], ...] = ()
+    bearer_token: str | None = None
+    bearer_token_file: Path | None = None
+    basic_auth: tuple[str, str] | None = None
+    verify: bool | str = True
+    """False (skip verification), True (the system's CAs) or a CA file's path."""
+    cert: tuple[str, str] | None = None
+    """A client certificate and its key (PEM files)."""
+
+    @classmethod
+    def from_settings(cls, prom: PrometheusSettings) -> HttpConfig:
+        basic = (
+            (prom.username, prom.password.get_secret_value())
+            if prom.username and prom.password
+            else None
+        )
+        verify: bool | str = not prom.insecure_skip_verify and prom.verify_tls
+        if verify and prom.ca_file is not None:
+            verify = str(prom.ca_file.expanduser())
+        cert = (
+            (str(prom.cert_file.expanduser()), str(prom.key_file.expanduser()))
+            if prom.cert_file is not None and prom.key_file is not None
+            else None
+        )
+        return cls(
+            headers=tuple((k, v.get_secret_value()) for k, v in prom.headers.items()),
+            bearer_token=prom.bearer_token.get_secret_value() if prom.bearer_token else None,
+            bearer_token_file=prom.bearer_token_file,
+            basic_auth=basic,
+            verify=verify,
+            cert=cert,
+        )
+
+    def request_headers(self) -> dict[str, str]:
+        """The headers of one query; a token file is read each time, as Prometheus does."""
+        headers = dict(self.headers)
+        token = self.bearer_token
+        if self.bearer_token_file is not None:
+            try:
+                token = self.bearer_token_file.expanduser().read_text(encoding="utf-8").strip()
+            except OSError as error:
+                raise SourceError(
+                    "prometheus",
+                    f"cannot read bearer_token_file {self.bearer_token_file}: {error.strerror}",
+                ) from None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+
 class _Endpoint:
     """One Prometheus URL behind prometheus-api-client (synchronous: used from a thread)."""
 
-    def __init__(
-        self,
-        url: str,
-        headers: dict[str, str] | None,
-        auth: tuple[str, str] | None,
-        verify_tls: bool,
-        timeout: float,
-    ) -> None:
+    def __init__(self, url: str, http: HttpConfig, timeout: float) -> None:
         from prometheus_api_client import PrometheusConnect
         from urllib3.util.retry import Retry
 
         self.url = url.rstrip("/")
+        self.http = http
         self.client = PrometheusConnect(
             url=self.url,
-            headers=headers,
-            auth=auth,
-            disable_ssl=not verify_tls,
+            headers=http.request_headers() if http.bearer_token_file is None else None,
+            auth=http.basic_auth,
+            disable_ssl=http.verify is False,
             retry=Retry(total=0, status_forcelist=[], raise_on_status=False),
             timeout=timeout,
         )
+        if http.verify is False:
+            # chosen in the settings: not a warning to print over the screen on every query
+            import warnings
+
+            from urllib3.exceptions import InsecureRequestWarning
+
+            warnings.simplefilter("ignore", InsecureRequestWarning)
+        session = self.client._session
+        session.verify = http.verify
+        if http.cert is not None:
+            session.cert = http.cert
+
+    def _fresh(self) -> None:
+        if self.http.bearer_token_file is not None:
+            self.client.headers = self.http.request_headers()
 
     def query(self, query: str) -> Any:
+        self._fresh()
         return self.client.custom_query(query)
 
     def query_range(self, query: str, span: timedelta, step: str) -> Any:
+        self._fresh()
         end = utcnow()
         return self.client.custom_query_range(query, end - span, end, step)
 
+    def raw_range(self, query: str, start: Any, end: Any, step: str) -> Any:
+        self._fresh()
+        return self.client.custom_query_range(query, start, end, step)
 
-def _translate(url: str, exc: Exception) -> SourceError:
+
+def _translate(url: str, exc: Exception, http: HttpConfig | None = None) -> SourceError:
     import requests
     from prometheus_api_client.exceptions import PrometheusApiClientException
     from urllib3.exceptions import ReadTimeoutError
@@ -152,7 +227,17 @@ def _translate(url: str, exc: Exception) -> SourceError:
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     if isinstance(exc, requests.Timeout) or isinstance(reason, TimeoutError | ReadTimeoutError):
         return SourceTimeout("prometheus", f"{url} did not answer in time")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return SourceUnreachable("prometheus", f"TLS failed for {url}: {_tls_reason(exc)}")
     if isinstance(exc, requests.ConnectionError):
+        aborted = "Connection aborted" in str(exc) or "RemoteDisconnected" in str(exc)
+        if aborted and url.startswith("https://") and http is not None and http.cert is None:
+            # TLS 1.3 servers that want a client certificate hang up after the handshake
+            return SourceUnreachable(
+                "prometheus",
+                f"TLS failed for {url}: the server hung up after the handshake; if it asks "
+                "for a client certificate, set prometheus.cert_file and key_file",
+            )
         return SourceUnreachable("prometheus", f"cannot connect to {url}")
     if isinstance(exc, PrometheusApiClientException):
         text = str(exc)
@@ -169,6 +254,25 @@ def _translate(url: str, exc: Exception) -> SourceError:
     return SourceError("prometheus", f"{url}: {type(exc).__name__}: {exc}")
 
 
+def _tls_reason(exc: Exception) -> str:
+    """The certificate problem in a few words, out of urllib3's nested wrapping."""
+    text = str(exc)
+    for known, said in (
+        ("CERTIFICATE_VERIFY_FAILED", "the server's certificate is not trusted"),
+        ("WRONG_VERSION_NUMBER", "the server does not speak TLS (http:// instead?)"),
+        ("certificate required", "the server asks for a client certificate"),
+        ("TLSV13_ALERT_CERTIFICATE_REQUIRED", "the server asks for a client certificate"),
+        ("unknown ca", "the server does not trust the client certificate"),
+        ("hostname mismatch", "the certificate is for another host name"),
+    ):
+        if known.lower() in text.lower():
+            detail = re.search(r"certificate verify failed: ([^(\])]+)", text)
+            extra = f" ({detail.group(1).strip()})" if detail else ""
+            hint = "; set prometheus.ca_file to its CA" if "not trusted" in said else ""
+            return said + extra + hint
+    return inert(text)[:200]
+
+
 class PrometheusSource:
     """Fetches every signal of a runbook; on a primary failure (down, slow, 5xx) it asks
     the backup URL, and the readings say so."""
@@ -181,9 +285,7 @@ class PrometheusSource:
         url: str,
         backup_url: str | None = None,
         *,
-        bearer_token: str | None = None,
-        basic_auth: tuple[str, str] | None = None,
-        verify_tls: bool = True,
+        http: HttpConfig | None = None,
         timeout: float = 5.0,
         series_range: str = "30m",
         series_step: str = "30s",
@@ -192,11 +294,9 @@ class PrometheusSource:
         self.timeout = timeout
         self.span = parse_duration(series_range)
         self.step = series_step
-        headers = {"Authorization": f"Bearer {bearer_token}"} if bearer_token else None
-        self._primary = _Endpoint(url, headers, basic_auth, verify_tls, timeout)
-        self._backup = (
-            _Endpoint(backup_url, headers, basic_auth, verify_tls, timeout) if backup_url else None
-        )
+        http = http or HttpConfig()
+        self._primary = _Endpoint(url, http, timeout)
+        self._backup = _Endpoint(backup_url, http, timeout) if backup_url else None
 
     @property
     def target(self) -> str:
@@ -212,7 +312,7 @@ class PrometheusSource:
                 "prometheus", f"{endpoint.url} did not answer within {self.timeout:g} s"
             ) from None
         except Exception as exc:  # every client failure becomes a typed error
-            raise _translate(endpoint.url, exc) from None
+            raise _translate(endpoint.url, exc, endpoint.http) from None
 
     async def _read(self, endpoint: _Endpoint, signal: Signal, via_backup: bool) -> MetricReading:
         instant, series = await asyncio.gather(
@@ -260,9 +360,7 @@ class PrometheusSource:
         last: SourceError | None = None
         for endpoint in endpoints:
             try:
-                return await self._call(
-                    endpoint, endpoint.client.custom_query_range, query, start, end, step
-                )
+                return await self._call(endpoint, endpoint.raw_range, query, start, end, step)
             except SourceError as error:
                 last = error
         assert last is not None
