@@ -288,19 +288,19 @@ def test_service_signals_and_health_use_the_shared_names(books, runbook_id):
     queries = {signal.id: (signal.query, signal.unit) for signal in book.signals}
     errors = f"{vendor}_errors_total"
     expected = {
-        "error_rate": (f"sum(rate({errors}[1m])) * 60", "/min"),
-        "rate_limited": (f'sum(rate({errors}{{code="429"}}[1m])) * 60', "/min"),
-        "server_errors": (f'sum(rate({errors}{{code=~"5.."}}[1m])) * 60', "/min"),
-        "auth_failures": (f'sum(rate({errors}{{code=~"401|403"}}[1m])) * 60', "/min"),
+        "error_rate": (f"sum(rate({errors}[$__rate_interval])) * 60", "/min"),
+        "rate_limited": (f'sum(rate({errors}{{code="429"}}[$__rate_interval])) * 60', "/min"),
+        "server_errors": (f'sum(rate({errors}{{code=~"5.."}}[$__rate_interval])) * 60', "/min"),
+        "auth_failures": (f'sum(rate({errors}{{code=~"401|403"}}[$__rate_interval])) * 60', "/min"),
         "latency_p99": (
             "histogram_quantile(0.99, sum by (le) "
-            f"(rate({vendor}_request_duration_seconds_bucket[1m]))) * 1000",
+            f"(rate({vendor}_request_duration_seconds_bucket[$__rate_interval]))) * 1000",
             "ms",
         ),
     }
     if vendor == "clerk":
         expected["webhook_failures"] = (
-            'sum(rate(clerk_webhook_deliveries_total{result="failed"}[1m])) * 60',
+            'sum(rate(clerk_webhook_deliveries_total{result="failed"}[$__rate_interval])) * 60',
             "/min",
         )
     assert queries == expected

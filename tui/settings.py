@@ -105,6 +105,9 @@ class PrometheusSettings(_Section):
     poll_interval: float = Field(15.0, gt=0)
     range: str = "30m"
     """How far back the sparkline series reaches."""
+    scrape_interval: str = Field("15s", pattern=r"^[1-9][0-9]*(s|m)$")
+    """The Prometheus scrape interval of the signals' metrics: a runbook's
+    ``$__rate_interval`` is four of it (``1m`` at the default 15 s)."""
 
     @model_validator(mode="after")
     def _files_exist(self) -> PrometheusSettings:

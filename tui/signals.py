@@ -191,10 +191,21 @@ class MetricReading:
         return self.level not in ("ok", "unknown")
 
     @property
+    def no_data(self) -> str:
+        """``"no data since 14:02"`` (the last point of the series), or ``"no data in
+        30m"`` when the series has none either; empty when there is a value."""
+        if self.value is not None:
+            return ""
+        if self.series:
+            last = datetime.fromtimestamp(self.series[-1][0]).astimezone()
+            return f"no data since {last:%H:%M}"
+        return "no data in range"
+
+    @property
     def evidence(self) -> str:
         """``"Rate Limited: 37/min > 5/min"``: the reading as a sentence fragment."""
         if self.value is None:
-            return f"{self.name}: no data"
+            return f"{self.name}: {self.no_data}"
         shown = format_value(self.value, self.unit)
         if self.threshold is None or self.op is None:
             return f"{self.name}: {shown}"

@@ -100,7 +100,7 @@ def reading_content(reading: MetricReading, spark_width: int = 30) -> Content:
         " ",
         (_threshold(reading).ljust(_THRESHOLD_WIDTH), "$foreground-muted"),
         " ",
-        (reading.level.ljust(_LEVEL_WIDTH), level_style),
+        (reading.no_data or reading.level.ljust(_LEVEL_WIDTH), level_style),
     ]
     if reading.via_backup:
         parts.append((" via backup", "italic $text-warning"))

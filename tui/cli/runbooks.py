@@ -55,13 +55,14 @@ def runbooks_show(ctx: click.Context, runbook_id: str) -> None:
 @runbooks.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def runbooks_validate(paths: tuple[Path, ...]) -> None:
-    """Validate runbook files; print every problem as FILE:LINE: FIELD: MESSAGE."""
+    """Validate runbook files, their PromQL included; print every problem as
+    FILE:LINE: FIELD: MESSAGE."""
     from tui.runbook import load_runbook
 
     failed = False
     for path in paths:
         try:
-            book = load_runbook(path)
+            book = load_runbook(path, check_queries=True)
         except RunbookError as error:
             failed = True
             for problem in error.problems:

@@ -17,7 +17,15 @@ if TYPE_CHECKING:
     from tui.runbook import Runbook
     from tui.sources.hub import Snapshot
 
-__all__ = ["HEALTHY", "NOT_HEALTHY", "UNKNOWN", "render_snapshot", "triage", "verdict"]
+__all__ = [
+    "HEALTHY",
+    "NOT_HEALTHY",
+    "NO_DATA",
+    "UNKNOWN",
+    "render_snapshot",
+    "triage",
+    "verdict",
+]
 
 _LEVEL_STYLE = {
     "ok": "green",
@@ -29,14 +37,16 @@ _LEVEL_STYLE = {
 }
 
 
-HEALTHY, NOT_HEALTHY, UNKNOWN = 0, 1, 3
+HEALTHY, NOT_HEALTHY, UNKNOWN, NO_DATA = 0, 1, 3, 4
 """triage's exit codes (2 is bad input, as for every command)."""
 
 
 def verdict(snap: Snapshot) -> tuple[int, list[str]]:
     """Exit code and reasons: 0 when everything reads healthy, 1 when anything does not,
     3 when nothing alerts but part of the picture is missing (a backend could not be read,
-    no pod matches), so healthy cannot be said."""
+    no pod matches), 4 when every backend answered but a signal has no data (a metric
+    name that matches nothing, a range shorter than the scrape interval): so healthy
+    cannot be said either."""
     reasons = [f"{m.evidence} ({m.level})" for m in snap.alerting]
     if snap.health is not None and not snap.health.healthy:
         reasons.append(f"our health for {snap.health.vendor} is {snap.health.status}")
@@ -47,10 +57,18 @@ def verdict(snap: Snapshot) -> tuple[int, list[str]]:
     missing = [f"{f.backend} could not be read: {f.message}" for f in snap.faults]
     if snap.no_pods:
         missing.append(snap.no_pods)
+    empty = [
+        f"{m.name} has {m.no_data}: its query matches no series (a metric name that does "
+        "not exist, or a range shorter than the scrape interval: use $__rate_interval)"
+        for m in snap.metrics
+        if m.value is None
+    ]
     if reasons:
-        return NOT_HEALTHY, reasons + missing
+        return NOT_HEALTHY, reasons + missing + empty
     if missing:
-        return UNKNOWN, missing
+        return UNKNOWN, missing + empty
+    if empty:
+        return NO_DATA, empty
     return HEALTHY, []
 
 
@@ -96,7 +114,7 @@ def render_snapshot(runbook: Runbook, snap: Snapshot) -> Group:
         )
         table.add_row(
             inert(reading.name),
-            "no data" if reading.value is None else format_value(reading.value, reading.unit),
+            reading.no_data if reading.value is None else format_value(reading.value, reading.unit),
             "" if peak is None else format_value(peak, reading.unit),
             threshold,
             Text(reading.level, style=_LEVEL_STYLE.get(reading.level, "")),
@@ -152,7 +170,7 @@ def triage(ctx: click.Context, runbook_id: str, as_json: bool) -> None:
     """Quick triage: vendor status, our health, error rates, recent error logs and the
     decision-tree path. Exit code 0 when healthy, 1 when anything alerts or is unhealthy,
     2 on bad input, 3 when nothing alerts but a backend could not be read or no pod
-    matches (healthy cannot be said)."""
+    matches, 4 when nothing alerts but a signal has no data (healthy cannot be said)."""
     import asyncio
     import json
 
@@ -180,7 +198,7 @@ def triage(ctx: click.Context, runbook_id: str, as_json: bool) -> None:
         show(render_snapshot(runbook, snap))
         if code == HEALTHY:
             show(Text.assemble(("Healthy:", "bold green"), " nothing alerts."))
-        elif code == UNKNOWN:
+        elif code in (UNKNOWN, NO_DATA):
             said = inert("; ".join(reasons))
             show(Text.assemble(("Unknown:", "bold yellow"), " nothing alerts, but ", said))
         else:

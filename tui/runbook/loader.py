@@ -16,6 +16,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from tui.errors import Problem, RunbookError
+from tui.runbook.queries import query_problem
 from tui.runbook.schema import CrossReferenceError, Runbook
 
 # --------------------------------------------------------------------------- loading
@@ -206,8 +207,9 @@ def _message(error: ErrorDetails) -> str:
     return message[:1].lower() + message[1:]
 
 
-def parse_runbook(text: str, path: str = "<runbook>") -> Runbook:
-    """Parse and validate one runbook document; raise :class:`RunbookError` on any problem."""
+def parse_runbook(text: str, path: str = "<runbook>", *, check_queries: bool = False) -> Runbook:
+    """Parse and validate one runbook document; raise :class:`RunbookError` on any problem
+    (with ``check_queries``, a signal query that is not valid PromQL is one too)."""
     if len(text) > MAX_RUNBOOK_BYTES:
         raise RunbookError(Problem(path, None, "", _too_large(len(text))))
     try:
@@ -250,7 +252,7 @@ def parse_runbook(text: str, path: str = "<runbook>") -> Runbook:
     except RecursionError:
         raise RunbookError(Problem(path, None, "", "the YAML is nested too deeply")) from None
     try:
-        return Runbook.model_validate(data)
+        book = Runbook.model_validate(data)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -268,6 +270,16 @@ def parse_runbook(text: str, path: str = "<runbook>") -> Runbook:
                 Problem(path, _line_for(lines, where), _format_path(where), _message(error))
             )
         raise RunbookError(_dedupe(problems)) from None
+    if check_queries:
+        found = []
+        for index, signal in enumerate(book.signals):
+            said = query_problem(signal.query)
+            if said is not None:
+                where = ("signals", index, "query")
+                found.append(Problem(path, _line_for(lines, where), _format_path(where), said))
+        if found:
+            raise RunbookError(found)
+    return book
 
 
 def _cross_reference_problems(
@@ -299,7 +311,7 @@ def _too_large(size: int) -> str:
     )
 
 
-def load_runbook(path: str | os.PathLike[str]) -> Runbook:
+def load_runbook(path: str | os.PathLike[str], *, check_queries: bool = False) -> Runbook:
     """Load one runbook file; raise :class:`RunbookError` naming the file on any problem."""
     name = str(path)
     try:
@@ -317,4 +329,4 @@ def load_runbook(path: str | os.PathLike[str]) -> Runbook:
         ) from None
     except OSError as exc:
         raise RunbookError(Problem(name, None, "", f"cannot be read: {exc.strerror}")) from None
-    return parse_runbook(text, name)
+    return parse_runbook(text, name, check_queries=check_queries)

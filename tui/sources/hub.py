@@ -93,6 +93,7 @@ class Sources:
             prom.url,
             prom.backup_url,
             http=HttpConfig.from_settings(prom),
+            scrape_interval=prom.scrape_interval,
             timeout=prom.timeout,
             series_range=prom.range,
         )
@@ -430,10 +431,10 @@ class Evidence:
             for signal in self.runbook.signals:
                 result[signal.id] = {
                     "name": signal.name,
-                    "query": signal.query,
+                    "query": sources.prometheus.query_of(signal),
                     "unit": signal.unit,
                     "result": await sources.prometheus.query_range(
-                        signal.query, start, end, f"{step:g}s"
+                        sources.prometheus.query_of(signal), start, end, f"{step:g}s"
                     ),
                 }
             return result

@@ -21,6 +21,7 @@ from tui.errors import (
 )
 from tui.inert import inert
 from tui.runbook import Signal, parse_duration
+from tui.runbook.queries import expand_query
 from tui.signals import AlertLevel, MetricReading, holds, utcnow
 from tui.sources.base import error_for_status
 
@@ -289,14 +290,21 @@ class PrometheusSource:
         timeout: float = 5.0,
         series_range: str = "30m",
         series_step: str = "30s",
+        scrape_interval: str = "15s",
     ) -> None:
         self.signals = list(signals)
+        scrape = parse_duration(scrape_interval)
+        self._queries = {s.id: expand_query(s.query, scrape) for s in self.signals}
         self.timeout = timeout
         self.span = parse_duration(series_range)
         self.step = series_step
         http = http or HttpConfig()
         self._primary = _Endpoint(url, http, timeout)
         self._backup = _Endpoint(backup_url, http, timeout) if backup_url else None
+
+    def query_of(self, signal: Signal) -> str:
+        """The signal's query as sent: its placeholders expanded."""
+        return self._queries.get(signal.id) or signal.query
 
     @property
     def target(self) -> str:
@@ -316,8 +324,8 @@ class PrometheusSource:
 
     async def _read(self, endpoint: _Endpoint, signal: Signal, via_backup: bool) -> MetricReading:
         instant, series = await asyncio.gather(
-            self._call(endpoint, endpoint.query, signal.query),
-            self._call(endpoint, endpoint.query_range, signal.query, self.span, self.step),
+            self._call(endpoint, endpoint.query, self.query_of(signal)),
+            self._call(endpoint, endpoint.query_range, self.query_of(signal), self.span, self.step),
         )
         value = parse_vector(instant)
         return MetricReading(
