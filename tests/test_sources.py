@@ -4,6 +4,7 @@ failure with the runbook's hint, recovery, and a log tail that survives rollouts
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 from collections import defaultdict
 from datetime import timedelta
@@ -292,3 +293,50 @@ async def test_log_tail_resumes_a_dropped_stream_without_doubling(tmp_path: Path
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             await sources.close()
+
+
+async def test_a_crash_looping_pod_shows_its_previous_container(tmp_path: Path) -> None:
+    async with running_sandbox("clay-infra", speed=30) as sb:
+
+        async def restarted() -> bool:
+            got = await sb.kubectl(
+                "get",
+                "pods",
+                "-l",
+                CLAY.service.selector,
+                "-o",
+                "jsonpath={.items[*].status.containerStatuses[0].restartCount}",
+            )
+            return any(int(n) > 0 for n in got.stdout.split())
+
+        # the responder opens the cockpit once the pods crash-loop: what the crashed
+        # container said is only in its previous logs
+        await wait_until(restarted, 60, 0.5, "a clay pod to restart")
+        collected = Collected()
+        sources, task = await _tail(sb, tmp_path, collected)
+        try:
+            previous = await wait_until(
+                lambda: [line for line in collected.lines if line.previous],
+                90,
+                0.2,
+                "lines of a previous container",
+            )
+            assert any("KeyError: 'UPSTREAM_POOL_SIZE'" in line.text for line in previous)
+            assert all(line.pod for line in previous)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await sources.close()
+
+
+def test_retries_back_off_to_a_cap_with_jitter() -> None:
+    from tui.sources.kube.logs import _Backoff
+
+    backoff = _Backoff(0.5, 30.0)
+    delays = [backoff.next() for _ in range(12)]
+    assert 0.4 <= delays[0] <= 0.6
+    assert all(later >= earlier * 1.3 for earlier, later in itertools.pairwise(delays[:6]))
+    assert all(24.0 <= d <= 36.0 for d in delays[-4:])  # capped at 30 s, ±20 %
+    assert len({round(d, 6) for d in delays[-4:]}) > 1  # jittered: pods do not retry in step
+    backoff.reset()
+    assert backoff.next() <= 0.6

@@ -287,6 +287,8 @@ class LogLine:
     text: str
     level: str | None
     is_error: bool
+    previous: bool = False
+    """From the container that ran before the last restart (``kubectl logs --previous``)."""
 
     @classmethod
     def parse(

@@ -443,20 +443,24 @@ class LogView(ScrollView, can_focus=True):
             moment = moment.astimezone()
         return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
+    def _label(self, line: LogLine) -> str:
+        """The pod's label; ``↺`` after it marks a line of the previous container."""
+        return self._pod_label(line.pod) + (" ↺" if line.previous else "")
+
     def _prefix_plain(self, line: LogLine) -> str:
         """The prefix's characters, as :meth:`_prefix` shows them."""
-        label = self._pod_label(line.pod) + " "
+        label = self._label(line) + " "
         return self._stamp(line.timestamp) + " " + label if self.show_timestamps else label
 
     def _prefix_width(self, line: LogLine) -> int:
-        return cell_len(self._pod_label(line.pod)) + 1 + (13 if self.show_timestamps else 0)
+        return cell_len(self._label(line)) + 1 + (13 if self.show_timestamps else 0)
 
     def _line_width(self, line: LogLine) -> int:
         # measured as shown: a control character takes no cell raw, and one as its symbol
         return self._prefix_width(line) + cell_len(inert(line.text))
 
     def _prefix(self, line: LogLine) -> Text:
-        label = self._pod_label(line.pod)
+        label = self._label(line)
         colour = _POD_COLOURS[zlib.crc32(line.pod.encode()) % len(_POD_COLOURS)]
         text = Text()
         if self.show_timestamps:

@@ -121,6 +121,7 @@ class KubeCalls:
         timestamps: bool | None = None,
         since_seconds: int | None = None,
         previous: bool | None = None,
+        tail_lines: int | None = None,
         _request_timeout: float | None = None,
     ) -> aiohttp.ClientResponse:
         return await self._call(
@@ -132,6 +133,7 @@ class KubeCalls:
                 "follow": follow,
                 "previous": previous,
                 "sinceSeconds": since_seconds,
+                "tailLines": tail_lines,
                 "timestamps": timestamps,
             },
             request_timeout=_request_timeout,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -65,6 +66,10 @@ class _PodStream:
         self.seen_at_last: set[str] = set()
         self.task: asyncio.Task[None] | None = None
         self.finished = False
+        self.restarts = 0
+        """The pod's restart count, as the pod watcher last said."""
+        self.previous_for = 0
+        """The restart count whose previous container's lines were shown already."""
 
     def accept(self, ns: int, text: str) -> bool:
         """Whether a line is new (not already shown before a reconnect)."""
@@ -78,6 +83,23 @@ class _PodStream:
         self.last_ns = ns
         self.seen_at_last = {text}
         return True
+
+
+class _Backoff:
+    """Capped exponential backoff with jitter: ``first``, about twice that, … ``cap``."""
+
+    def __init__(self, first: float, cap: float) -> None:
+        self.first = first
+        self.cap = max(cap, first)
+        self.delay = first
+
+    def next(self) -> float:
+        delay = self.delay
+        self.delay = min(self.delay * 2, self.cap)
+        return delay * random.uniform(0.8, 1.2)
+
+    def reset(self) -> None:
+        self.delay = self.first
 
 
 class LogTail:
@@ -99,6 +121,8 @@ class LogTail:
         flush_interval: float = 0.2,
         max_pending: int = 50_000,
         retry_interval: float = 1.0,
+        max_backoff: float = 30.0,
+        previous_lines: int = 50,
         max_line_length: int = 16_384,
     ) -> None:
         self.conn = conn
@@ -111,6 +135,10 @@ class LogTail:
         self.flush_interval = flush_interval
         self.max_pending = max_pending
         self.retry_interval = retry_interval
+        self.max_backoff = max_backoff
+        """Seconds at most between tries to open a stream that keeps failing (a container
+        in CrashLoopBackOff waits up to five minutes to start again)."""
+        self.previous_lines = previous_lines
         self.max_line_length = max_line_length
         self.tracker = FaultTracker(self.backend, runbook)
         self.streams: dict[str, _PodStream] = {}
@@ -138,8 +166,11 @@ class LogTail:
                 fresh = self._seen_once and pod.name not in self._known_pods
                 since = None if fresh else self.since_seconds
                 stream = _PodStream(pod.name, self.container)
+                stream.restarts = pod.restarts
                 self.streams[pod.name] = stream
                 stream.task = asyncio.create_task(self._follow(stream, since))
+            elif stream is not None:
+                stream.restarts = pod.restarts
             self._known_pods.add(pod.name)
         self._seen_once = True
         for name in list(self.streams):
@@ -171,19 +202,25 @@ class LogTail:
     async def _follow(self, stream: _PodStream, since: int | None) -> None:
         import aiohttp
 
+        waiting = _Backoff(self.retry_interval / 2, self.max_backoff)
+        failing = _Backoff(self.retry_interval, self.max_backoff)
         while stream.pod in self.streams:
+            if stream.restarts > stream.previous_for:
+                await self._show_previous(stream)
             try:
                 response = await self._open(stream, since)
             except SourceError as error:
                 if error.kind == "error" and "400" in error.detail:
-                    # the container has not started yet: try again shortly
-                    await asyncio.sleep(self.retry_interval / 2)
+                    # the container has not started (again) yet: try later, less often
+                    await asyncio.sleep(waiting.next())
                     continue
                 if "404" in error.detail:
                     return
                 self._fault(error)
-                await asyncio.sleep(self.retry_interval)
+                await asyncio.sleep(failing.next())
                 continue
+            waiting.reset()
+            failing.reset()
             if self.tracker.failing_kind != "malformed":
                 self._healed()
             try:
@@ -198,6 +235,34 @@ class LogTail:
             await asyncio.sleep(self.retry_interval / 4)
             elapsed = (datetime.now(UTC).timestamp() * 1e9 - stream.last_ns) / 1e9
             since = max(1, int(elapsed) + 2) if stream.last_ns else since
+
+    async def _show_previous(self, stream: _PodStream) -> None:
+        """The last lines of the container that ran before the latest restart, once per
+        restart, marked as previous (what a responder reads while the new one backs off)."""
+        stream.previous_for = stream.restarts
+        try:
+            response = await self.conn.request(
+                self.backend,
+                f"previous logs of {stream.pod}",
+                self.conn.api.read_namespaced_pod_log_without_preload_content(
+                    stream.pod,
+                    self.conn.namespace,
+                    container=stream.container,
+                    previous=True,
+                    timestamps=True,
+                    tail_lines=self.previous_lines,
+                ),
+            )
+        except SourceError:
+            return  # no previous container (any more): nothing to show
+        try:
+            body = await asyncio.wait_for(response.read(), self.conn.timeout)
+        except (TimeoutError, OSError):
+            return
+        finally:
+            response.release()
+        texts = body.decode("utf-8", "replace").splitlines()
+        self._take_text(stream, texts, previous=True)
 
     async def _read(self, stream: _PodStream, response: aiohttp.ClientResponse) -> None:
         buffer = b""
@@ -223,7 +288,7 @@ class LogTail:
     def _take(self, stream: _PodStream, raw_lines: list[bytes]) -> None:
         self._take_text(stream, [raw.decode("utf-8", "replace") for raw in raw_lines])
 
-    def _take_text(self, stream: _PodStream, texts: list[str]) -> None:
+    def _take_text(self, stream: _PodStream, texts: list[str], previous: bool = False) -> None:
         pending = self._pending
         container = stream.container or ""
         pod = stream.pod
@@ -262,7 +327,7 @@ class LogTail:
             # LogLine.parse, spelled out: this loop runs for every line of a flood
             level = detect_level(rest)
             is_error = level in _ERROR_LEVELS or error_search(rest) is not None
-            pending.append(LogLine(pod, container, moment, rest, level, is_error))
+            pending.append(LogLine(pod, container, moment, rest, level, is_error, previous))
         if len(pending) > self.max_pending:
             cut = len(pending) - self.max_pending
             del pending[:cut]
