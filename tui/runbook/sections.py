@@ -25,11 +25,49 @@ class Link(Strict):
     """Where it points; a related runbook or guide may be named by title alone."""
 
 
+StatusPageFormat = Literal["statuspage", "instatus", "betterstack", "incidentio", "json"]
+"""Whose public JSON the status page serves; each is read from its own path (see
+:mod:`tui.sources.status_formats`)."""
+
+
+class StatusJson(Strict):
+    """Where a status page of another kind keeps its state (``status_page_format: json``):
+    dotted paths into its JSON (``status.overall``; ``items.0.name`` for list items)."""
+
+    path: str = ""
+    """Appended to ``status_page`` to get the JSON (``/api/status``)."""
+    indicator: str
+    """The path to the overall state (a string)."""
+    ok: list[str] = Field(min_length=1)
+    """The state's values that mean operational."""
+    major: list[str] = []
+    """The values that mean a major outage; any other value than ``ok`` is minor."""
+    maintenance: list[str] = []
+    description: str | None = None
+    """The path to a sentence describing the state."""
+    incidents: str | None = None
+    """The path to a list of open incidents; each an object with ``name`` (or ``title``)."""
+
+
 class Vendor(Strict):
     name: str
     """The vendor's display name, e.g. ``Clay``."""
     status_page: str
-    """Base URL of the vendor's Atlassian Statuspage (``/api/v2/status.json`` is appended)."""
+    """Base URL of the vendor's status page (for Statuspage, ``/api/v2/summary.json`` is
+    appended)."""
+    status_page_format: StatusPageFormat = "statuspage"
+    """``statuspage`` (Atlassian, the default), ``instatus``, ``betterstack``,
+    ``incidentio`` or ``json`` (with ``status_page_json``)."""
+    status_page_api: str | None = None
+    """The JSON's URL when it is not where the format keeps it under ``status_page``."""
+    status_page_json: StatusJson | None = None
+
+    @model_validator(mode="after")
+    def _json_needs_paths(self) -> Vendor:
+        if self.status_page_format == "json" and self.status_page_json is None:
+            raise ValueError('status_page_format "json" needs status_page_json (the paths)')
+        return self
+
     dashboard: str | None = None
     """The vendor's own dashboard, shown as a link."""
 

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
 from tui.sandbox.faces import fault_middleware, json_response
 from tui.sandbox.faults import Faults
 from tui.sandbox.scenarios import VENDORS
+from tui.sandbox.vendors import page_formats as formats
 from tui.sandbox.vendors.status_page import VendorPage
 from tui.sandbox.world import World
 
@@ -33,7 +36,8 @@ def _page_malformed(request: web.Request) -> web.Response:
 
 
 def build_status_app(world: World, faults: Faults) -> web.Application:
-    """Every vendor's Statuspage v2 API under ``/VENDOR/api/v2/...``."""
+    """Every vendor's Statuspage v2 API under ``/VENDOR/api/v2/...``, and the same page in
+    the other formats (:mod:`tui.sandbox.vendors.page_formats`)."""
     app = web.Application(
         middlewares=[fault_middleware(faults, "status_page", _page_error, _page_malformed)]
     )
@@ -82,7 +86,19 @@ def build_status_app(world: World, faults: Faults) -> web.Application:
         page = page_of(request)
         return json_response({"page": page.page, "scheduled_maintenances": []})
 
+    def shaped(render: Callable[[VendorPage], dict[str, Any]]) -> Any:
+        async def handler(request: web.Request) -> web.Response:
+            return json_response(render(page_of(request)))
+
+        return handler
+
     base = "/{vendor}/api/v2"
+    # the same page as instatus, Better Stack, incident.io and a plain JSON publish it
+    app.router.add_get("/{vendor}/summary.json", shaped(formats.instatus_summary))
+    app.router.add_get("/{vendor}/v2/components.json", shaped(formats.instatus_components))
+    app.router.add_get("/{vendor}/index.json", shaped(formats.betterstack_index))
+    app.router.add_get("/{vendor}/proxy/{host}", shaped(formats.incidentio_summary))
+    app.router.add_get("/{vendor}/api/status", shaped(formats.generic_status))
     app.router.add_get(f"{base}/status.json", status)
     app.router.add_get(f"{base}/summary.json", summary)
     app.router.add_get(f"{base}/components.json", components)

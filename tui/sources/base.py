@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +23,7 @@ from tui.errors import (
     SourceTimeout,
     SourceUnreachable,
 )
+from tui.inert import inert
 from tui.runbook import Runbook
 from tui.signals import SourceFault, utcnow
 
@@ -29,9 +32,26 @@ __all__ = ["FaultTracker", "Outcome", "error_for_status", "guard", "hint_text", 
 T = TypeVar("T")
 
 
+_SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*(>|$)")
+
+
+def quoted(body: str, limit: int = 160) -> str:
+    """A server's body as it may appear in a message: an HTML page's text without its
+    markup, whitespace folded, control characters inert, at most ``limit`` characters."""
+    text = body
+    if "<" in text and ">" in text:
+        text = _SCRIPT.sub(" ", text)
+        text = _TAG.sub(" ", text)
+        text = html.unescape(text)
+    text = " ".join(inert(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def error_for_status(backend: str, status: int, what: str, body: str = "") -> SourceError:
     """The typed error for an HTTP status that is not success."""
-    detail = f" ({body.strip()[:160]})" if body.strip() else ""
+    said = quoted(body)
+    detail = f" ({said})" if said else ""
     if status == 401:
         return SourceAuthExpired(backend, f"{what} answered 401 Unauthorized{detail}")
     if status == 403:

@@ -71,11 +71,16 @@ class Sources:
             follow_redirects=True,
             timeout=settings.status.timeout,
         )
+        vendor = runbook.vendor
         self.status_page = StatusPageSource(
-            runbook.vendor.name,
-            endpoints.status_page or runbook.vendor.status_page,
+            vendor.name,
+            endpoints.status_page or vendor.status_page,
             self.http,
             settings.status.timeout,
+            page_format=vendor.status_page_format,
+            # a page moved by the settings is read where its format keeps it there
+            api_url=None if endpoints.status_page else vendor.status_page_api,
+            spec=vendor.status_page_json,
         )
         self.health: HealthSource | None = None
         if runbook.health is not None:

@@ -1,17 +1,22 @@
-"""The vendor's status page (Atlassian Statuspage v2 JSON) and our own health endpoint."""
+"""The vendor's status page (Atlassian Statuspage v2 JSON, or another format's) and our
+own health endpoint."""
 
 from __future__ import annotations
 
 import json
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from tui.errors import SourceError, SourceMalformed
 from tui.signals import Component, Health, VendorIncident, VendorStatus, utcnow
 from tui.sources.base import error_for_status, http_error
+
+if TYPE_CHECKING:
+    from tui.runbook.sections import StatusJson
 
 __all__ = ["HealthSource", "StatusPageSource", "parse_health", "parse_summary"]
 
@@ -147,7 +152,7 @@ async def _get_json(
     except httpx.HTTPError as exc:
         raise http_error(backend, url, exc) from None
     if response.status_code >= 400 and not (accept_5xx and response.status_code in (500, 503)):
-        raise error_for_status(backend, response.status_code, url, response.text[:200])
+        raise error_for_status(backend, response.status_code, url, response.text[:20_000])
     try:
         return response.status_code, json.loads(response.content)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -157,39 +162,77 @@ async def _get_json(
 
 
 class StatusPageSource:
-    """Reads ``/api/v2/summary.json``; a page without it is read through ``status.json`` and
-    ``incidents/unresolved.json``."""
+    """Reads the vendor's status page in its format (see :mod:`tui.sources.status_formats`).
+
+    Statuspage is read from ``/api/v2/summary.json``; a page without it is read through
+    ``status.json`` and ``incidents/unresolved.json``."""
 
     backend = "status_page"
 
     def __init__(
-        self, vendor: str, base_url: str, client: httpx.AsyncClient, timeout: float = 5.0
+        self,
+        vendor: str,
+        base_url: str,
+        client: httpx.AsyncClient,
+        timeout: float = 5.0,
+        *,
+        page_format: str = "statuspage",
+        api_url: str | None = None,
+        spec: StatusJson | None = None,
     ) -> None:
         self.vendor = vendor
         self.base_url = base_url.rstrip("/")
         self.client = client
         self.timeout = timeout
+        self.format = page_format
+        self.api_url = api_url
+        self.spec = spec
 
     @property
     def target(self) -> str:
         return self.base_url
 
+    async def _get(self, url: str) -> Any:
+        _, data = await _get_json(self.client, self.backend, url, self.timeout)
+        return data
+
     async def fetch(self) -> VendorStatus:
-        summary_url = f"{self.base_url}/api/v2/summary.json"
+        from tui.sources import status_formats as formats
+
+        base, api = self.base_url, self.api_url
+        if self.format == "instatus":
+            summary = await self._get(api or f"{base}/summary.json")
+            try:
+                components = await self._get(f"{base}/v2/components.json")
+            except SourceError as error:
+                if "answered 404" not in error.detail:
+                    raise
+                components = None
+            return formats.parse_instatus(self.vendor, base, summary, components)
+        if self.format == "betterstack":
+            return formats.parse_betterstack(
+                self.vendor, base, await self._get(api or f"{base}/index.json")
+            )
+        if self.format == "incidentio":
+            host = urlsplit(base).netloc
+            return formats.parse_incidentio(
+                self.vendor, base, await self._get(api or f"{base}/proxy/{host}")
+            )
+        if self.format == "json":
+            assert self.spec is not None
+            data = await self._get(api or f"{base}{self.spec.path}")
+            return formats.parse_generic(self.vendor, base, data, self.spec)
+        return await self._statuspage(api)
+
+    async def _statuspage(self, api: str | None) -> VendorStatus:
+        summary_url = api or f"{self.base_url}/api/v2/summary.json"
         try:
-            _, data = await _get_json(self.client, self.backend, summary_url, self.timeout)
+            data = await self._get(summary_url)
         except SourceError as error:
-            if "answered 404" not in error.detail:
+            if "answered 404" not in error.detail or api is not None:
                 raise
-            _, status = await _get_json(
-                self.client, self.backend, f"{self.base_url}/api/v2/status.json", self.timeout
-            )
-            _, incidents = await _get_json(
-                self.client,
-                self.backend,
-                f"{self.base_url}/api/v2/incidents/unresolved.json",
-                self.timeout,
-            )
+            status = await self._get(f"{self.base_url}/api/v2/status.json")
+            incidents = await self._get(f"{self.base_url}/api/v2/incidents/unresolved.json")
             data = {
                 "status": status.get("status") if isinstance(status, dict) else None,
                 "incidents": incidents.get("incidents") if isinstance(incidents, dict) else [],
