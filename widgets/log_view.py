@@ -69,6 +69,10 @@ class LogView(ScrollView, can_focus=True):
         Binding("z", "toggle_utc", "UTC/local"),
         Binding("w", "toggle_wrap", "Wrap"),
         Binding("J", "toggle_json", "JSON"),
+        Binding("C", "source('container', 1)", "Container", tooltip="Next container (or all)"),
+        Binding("O", "source('pod', 1)", "One pod", tooltip="Next pod alone (or all pods)"),
+        Binding("left_square_bracket", "source('since', -1)", "Since -", show=False),
+        Binding("right_square_bracket", "source('since', 1)", "Since +", show=False),
         Binding("end", "resume", "Follow", show=False),
         Binding("G", "resume", "Follow", show=False),
         Binding("home", "top", "Top", show=False),
@@ -111,6 +115,20 @@ class LogView(ScrollView, can_focus=True):
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, LogView.StatusChanged) and message.view is self.view
 
+    class SourceRequested(Message):
+        """The responder asked for other lines: the next container (``container``), the
+        next pod alone (``pod``), or from further back or closer (``since``, ±1)."""
+
+        def __init__(self, view: LogView, what: str, step: int) -> None:
+            super().__init__()
+            self.view = view
+            self.what = what
+            self.step = step
+
+        @property
+        def control(self) -> LogView:
+            return self.view
+
     class FilterRequested(Message):
         """The responder pressed ``/``: the pane should show its filter input."""
 
@@ -134,6 +152,8 @@ class LogView(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self.max_lines = max_lines
         self.strip_prefix = strip_prefix
+        self.show_containers = False
+        """Label each line with its container too (several containers are followed)."""
         self._lines: list[LogLine] = []
         self._base = 0
         """Sequence number of ``_lines[0]``: lines are numbered from 0 as they arrive."""
@@ -410,6 +430,9 @@ class LogView(ScrollView, can_focus=True):
     def action_page_down(self) -> None:
         self.scroll_relative(y=max(1, self.size.height - 1), animate=False)
 
+    def action_source(self, what: str, step: int) -> None:
+        self.post_message(self.SourceRequested(self, what, step))
+
     def action_open_filter(self) -> None:
         self.post_message(self.FilterRequested(self))
 
@@ -444,8 +467,12 @@ class LogView(ScrollView, can_focus=True):
         return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
     def _label(self, line: LogLine) -> str:
-        """The pod's label; ``↺`` after it marks a line of the previous container."""
-        return self._pod_label(line.pod) + (" ↺" if line.previous else "")
+        """The pod's label (``/container`` after it while several containers are
+        followed); ``↺`` after it marks a line of the previous container."""
+        label = self._pod_label(line.pod)
+        if self.show_containers and line.container:
+            label += "/" + inert(line.container)
+        return label + (" ↺" if line.previous else "")
 
     def _prefix_plain(self, line: LogLine) -> str:
         """The prefix's characters, as :meth:`_prefix` shows them."""

@@ -5,13 +5,14 @@ and :class:`PodState`, what the world keeps of each pod to write them."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tui.sandbox.kube.kubelet import LogRecord
-from tui.sandbox.scenarios import iso_time
+from tui.sandbox.scenarios import VendorProfile, iso_time
 
-__all__ = ["PodState", "request_line", "text_line"]
+__all__ = ["PodState", "access_log", "request_line", "text_line"]
 
 
 @dataclass
@@ -77,3 +78,27 @@ def request_line(
             f"latency_ms={ms} request_id={request_id} seq={seq}"
         )
     return LogRecord(datetime.fromtimestamp(at, UTC), text)
+
+
+_CALL = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE) (/[^\s\"]*)[\s\"]+([1-5][0-9]{2})\b")
+
+
+def access_log(vendor: VendorProfile, records: list[LogRecord]) -> list[LogRecord]:
+    """The egress proxy's lines for the application's: one access-log line per call the
+    application logged, in Envoy's default format, with the status it got."""
+    lines = []
+    for record in records:
+        found = _CALL.search(record.text)
+        if found is None:
+            continue
+        method, path, code = found.groups()
+        stamp = iso_time(record.time.timestamp())
+        took = 12 + len(record.text) % 40
+        lines.append(
+            LogRecord(
+                record.time,
+                f'[{stamp}] "{method} {path} HTTP/1.1" {code} - 0 214 {took} - '
+                f'"{vendor.api_host}" "outbound|443||{vendor.api_host}"',
+            )
+        )
+    return lines

@@ -74,6 +74,8 @@ class VendorProfile:
     """(method, path) of the API calls our integration makes."""
     mode_env: str | None = None
     """The env var that switches to fallback / bypass during a vendor outage."""
+    sidecar: str | None = None
+    """A second container in each pod (an egress proxy), with an access log of its own."""
 
     @property
     def image(self) -> str:
@@ -142,6 +144,7 @@ VENDORS: dict[str, VendorProfile] = {
                 ("GET", "/api/v2/accounts/warmup-analytics"),
             ),
             mode_env="INSTANTLY_FALLBACK",
+            sidecar="proxy",
         ),
         VendorProfile(
             id="clerk",
@@ -361,7 +364,7 @@ def pod_template(vendor: VendorProfile, tag: str) -> dict[str, Any]:
         for name, key in vendor.secret_env.items()
     ]
     env += [{"name": name, "value": value} for name, value in vendor.plain_env.items()]
-    return {
+    template: dict[str, Any] = {
         "metadata": {"labels": {"app": vendor.deployment, "vendor": vendor.id}},
         "spec": {
             "containers": [
@@ -382,6 +385,18 @@ def pod_template(vendor: VendorProfile, tag: str) -> dict[str, Any]:
             ]
         },
     }
+    if vendor.sidecar is not None:
+        # kubectl logs (without -c) reads the container this annotation names
+        template["metadata"]["annotations"] = {"kubectl.kubernetes.io/default-container": CONTAINER}
+        template["spec"]["containers"].append(
+            {
+                "name": vendor.sidecar,
+                "image": "envoyproxy/envoy:v1.31.2",
+                "ports": [{"name": "admin", "containerPort": 9901, "protocol": "TCP"}],
+                "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
+            }
+        )
+    return template
 
 
 def deployment_manifest(vendor: VendorProfile, *, recreate: bool) -> dict[str, Any]:

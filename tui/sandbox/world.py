@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tui.sandbox.applog import PodState, request_line, text_line
+from tui.sandbox.applog import PodState, access_log, request_line, text_line
 from tui.sandbox.kube.cluster import Cluster
 from tui.sandbox.kube.kubelet import LogRecord
 from tui.sandbox.kube.settings import PodBehaviour
@@ -442,6 +442,10 @@ class World:
                     records += self._flood_for(state, now, dt)
                 if records:
                     self.cluster.append_logs(NAMESPACE, state.name, CONTAINER, records)
+                    if vendor.sidecar is not None:
+                        self.cluster.append_logs(
+                            NAMESPACE, state.name, vendor.sidecar, access_log(vendor, records)
+                        )
             window = self._windows[vendor.id]
             window.append(tick)
             while window and window[0].at < now - self.health_window:

@@ -71,6 +71,9 @@ class LogPaneControls(DashboardPart):
     def _update_log_status(self) -> None:
         view = self.query_one("#logs", LogView)
         parts = [f"{view.shown_count:,}/{view.total:,} lines"]
+        source = self.log_source_words()
+        if source:
+            parts.append(escape(inert(source)))
         if view.dropped:
             parts.append(f"[b red]{view.dropped:,} dropped[/]")
         if view.evicted:
@@ -96,6 +99,38 @@ class LogPaneControls(DashboardPart):
             said += f" · {fault.hint}"
         row.update(inert(said))
         row.add_class("-shown")
+
+    def on_log_view_source_requested(self, event: LogView.SourceRequested) -> None:
+        """``C`` next container, ``O`` next pod alone, ``[``/``]`` since: the tail starts
+        again from there and the pane shows only what it sends from then on."""
+        tail = getattr(self, "_tail", None)
+        if tail is None:
+            self.notify("The log tail has not started yet.", severity="warning")
+            return
+        view = self.query_one("#logs", LogView)
+        if event.what == "container":
+            choices: list[str | None] = [None, *tail.containers()]
+            tail.follow_container(_next(choices, tail.container, event.step))
+        elif event.what == "pod":
+            pods: list[str | None] = [None, *tail.pod_names()]
+            tail.follow_pod(_next(pods, tail.only_pod, event.step))
+        else:
+            steps = list(tail.SINCE_STEPS)
+            now = min(steps, key=lambda s: abs(s - tail.since_seconds))
+            index = max(0, min(len(steps) - 1, steps.index(now) + event.step))
+            tail.follow_since(steps[index])
+        view.show_containers = tail.container is None and len(tail.containers()) > 1
+        view.clear()
+        self._update_log_status()
+
+    def log_source_words(self) -> str:
+        """What the pane follows: ``app · all pods · since 5m``."""
+        tail = getattr(self, "_tail", None)
+        if tail is None:
+            return ""
+        container = tail.container or "all containers"
+        pod = tail.only_pod or "all pods"
+        return f"{container} · {pod} · since {_duration(tail.since_seconds)}"
 
     def on_log_view_filter_requested(self) -> None:
         field = self.query_one("#log-filter", Input)
@@ -134,3 +169,16 @@ class LogPaneControls(DashboardPart):
         field = self.query_one("#log-filter", Input)
         if field.has_class("-open"):
             self._close_filter(keep=False)
+
+
+def _next(choices: list[str | None], current: str | None, step: int) -> str | None:
+    index = choices.index(current) if current in choices else 0
+    return choices[(index + step) % len(choices)]
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"

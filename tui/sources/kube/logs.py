@@ -66,6 +66,8 @@ class _PodStream:
         self.seen_at_last: set[str] = set()
         self.task: asyncio.Task[None] | None = None
         self.finished = False
+        self.key = pod
+        """Where the tail keeps it: ``pod/container``."""
         self.restarts = 0
         """The pod's restart count, as the pod watcher last said."""
         self.previous_for = 0
@@ -127,7 +129,11 @@ class LogTail:
     ) -> None:
         self.conn = conn
         self.runbook = runbook
-        self.container = runbook.logs.container or runbook.service.container
+        self.container: str | None = runbook.logs.container or runbook.service.container
+        """The container followed; None follows every container of each pod."""
+        self.only_pod: str | None = None
+        """One pod followed alone; None follows every pod of the runbook's selector."""
+        self._pods: list[PodState] = []
         self.since_seconds = max(1, int(runbook.logs.since.total_seconds()))
         self.error_pattern = re.compile(runbook.logs.error_pattern)
         self.sink = sink
@@ -155,30 +161,86 @@ class LogTail:
 
     # pods -------------------------------------------------------------------------
 
+    SINCE_STEPS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 24 * 3600)
+    """What ``[`` and ``]`` step ``since`` through, in seconds."""
+
+    def containers(self) -> list[str]:
+        """The containers the followed pods have, in their order (for the pane to cycle)."""
+        found: list[str] = []
+        for pod in self._pods:
+            for name in pod.containers:
+                if name not in found:
+                    found.append(name)
+        return found
+
+    def pod_names(self) -> list[str]:
+        return [p.name for p in self._pods]
+
+    def follow_container(self, container: str | None) -> None:
+        """Follow another container (None: every container of each pod, as stern does)."""
+        self.container = container
+        self._restart()
+
+    def follow_pod(self, pod: str | None) -> None:
+        """Follow one pod alone (None: every pod of the runbook's selector)."""
+        self.only_pod = pod
+        self._restart()
+
+    def follow_since(self, seconds: int) -> None:
+        """Start every stream again from ``seconds`` back."""
+        self.since_seconds = max(1, seconds)
+        self._restart()
+
+    def _restart(self) -> None:
+        for stream in self.streams.values():
+            if stream.task is not None:
+                stream.task.cancel()
+        self.streams.clear()
+        self._broken_streams.clear()
+        self._pending.clear()
+        self._seen_once = False
+        self.update_pods(self._pods)
+
     def update_pods(self, pods: list[PodState]) -> None:
         """Start tails for running pods not yet followed; forget pods that are gone."""
-        names = {p.name for p in pods}
+        self._pods = list(pods)
+        if self.only_pod is not None:
+            pods = [p for p in pods if p.name == self.only_pod]
+        names = {f"{p.name}/{c}" for p in pods for c in self._containers_of(p)}
         for pod in pods:
-            stream = self.streams.get(pod.name)
-            runnable = pod.phase in ("Running", "Terminating", "Succeeded", "Failed")
-            if stream is None and runnable:
-                # a pod that appeared after the tail started is read from its beginning
-                fresh = self._seen_once and pod.name not in self._known_pods
-                since = None if fresh else self.since_seconds
-                stream = _PodStream(pod.name, self.container)
-                stream.restarts = pod.restarts
-                self.streams[pod.name] = stream
-                stream.task = asyncio.create_task(self._follow(stream, since))
-            elif stream is not None:
-                stream.restarts = pod.restarts
+            for container in self._containers_of(pod):
+                self._start(pod, container)
             self._known_pods.add(pod.name)
         self._seen_once = True
         for name in list(self.streams):
             if name not in names:
-                self._broken_streams.discard(name)
+                self._broken_streams.discard(self.streams[name].pod)
                 stream = self.streams.pop(name)
                 if stream.task is not None:
                     stream.task.cancel()
+
+    def _containers_of(self, pod: PodState) -> list[str | None]:
+        """The containers of a pod to follow: the chosen one, or each (``None`` when the
+        pod's containers are not known: the API's default)."""
+        if self.container is not None:
+            return [self.container]
+        return list(pod.containers) or [None]
+
+    def _start(self, pod: PodState, container: str | None) -> None:
+        key = f"{pod.name}/{container}" if container is not None else f"{pod.name}/"
+        stream = self.streams.get(key)
+        runnable = pod.phase in ("Running", "Terminating", "Succeeded", "Failed")
+        if stream is None and runnable:
+            # a pod that appeared after the tail started is read from its beginning
+            fresh = self._seen_once and pod.name not in self._known_pods
+            since = None if fresh else self.since_seconds
+            stream = _PodStream(pod.name, container)
+            stream.key = key
+            stream.restarts = pod.restarts
+            self.streams[key] = stream
+            stream.task = asyncio.create_task(self._follow(stream, since))
+        elif stream is not None:
+            stream.restarts = pod.restarts
 
     # streaming ----------------------------------------------------------------------
 
@@ -204,7 +266,7 @@ class LogTail:
 
         waiting = _Backoff(self.retry_interval / 2, self.max_backoff)
         failing = _Backoff(self.retry_interval, self.max_backoff)
-        while stream.pod in self.streams:
+        while stream.key in self.streams:
             if stream.restarts > stream.previous_for:
                 await self._show_previous(stream)
             try:
@@ -230,7 +292,7 @@ class LogTail:
             finally:
                 response.release()
             # the stream ended: the pod is gone, or the connection dropped
-            if stream.pod not in self.streams:
+            if stream.key not in self.streams:
                 return
             await asyncio.sleep(self.retry_interval / 4)
             elapsed = (datetime.now(UTC).timestamp() * 1e9 - stream.last_ns) / 1e9
