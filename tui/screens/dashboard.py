@@ -406,7 +406,8 @@ class DashboardScreen(
             return f"{kube.context}/{kube.namespace}"
         settings = self.settings.kubernetes
         namespace = settings.namespace or self.runbook.service.namespace
-        return f"{settings.context or 'current context'}/{namespace}"
+        # the kubeconfig's current context is known once it is read
+        return f"{settings.context}/{namespace}" if settings.context else namespace
 
     # ---------------------------------------------------------------- showing values
 
