@@ -109,7 +109,7 @@ def test_the_pane_says_no_data_since_the_last_point() -> None:
         series=((last - 30, 1.0), (last, 2.0)),
     )
     assert reading.no_data.startswith("no data since ")
-    row = reading_content(reading).plain
+    row = " ".join(reading_content(reading).plain.split())
     assert reading.no_data in row and "unknown" not in row
     never = MetricReading("rate_limited", "Rate Limited", None, "/min", "unknown")
     assert never.no_data == "no data in range"

@@ -81,7 +81,11 @@ def reading_content(reading: MetricReading, spark_width: int = 30) -> Content:
     values = [v for _, v in reading.series]
     spark = sparkline(values, spark_width, reading.threshold)
     sparkline_content = Content(spark)
-    if reading.threshold is not None and reading.op is not None:
+    if reading.value is None:
+        # no data now: since when takes the sparkline's place ("no data since 14:02")
+        since = reading.no_data.removeprefix("no data ").replace("in range", "none in range")
+        sparkline_content = Content.styled(since[:spark_width].ljust(spark_width), "dim")
+    elif reading.threshold is not None and reading.op is not None:
         # the cells past the threshold take the alert colour, so a breach stands out
         offset = spark_width - min(len(values), spark_width)
         shown_values = values if len(values) <= spark_width else _bucket_max(values, spark_width)
@@ -96,11 +100,11 @@ def reading_content(reading: MetricReading, spark_width: int = 30) -> Content:
         " ",
         value,
         " ",
-        sparkline_content.stylize_before("$accent"),
+        sparkline_content if reading.value is None else sparkline_content.stylize_before("$accent"),
         " ",
         (_threshold(reading).ljust(_THRESHOLD_WIDTH), "$foreground-muted"),
         " ",
-        (reading.no_data or reading.level.ljust(_LEVEL_WIDTH), level_style),
+        (("—" if reading.value is None else reading.level).ljust(_LEVEL_WIDTH), level_style),
     ]
     if reading.via_backup:
         parts.append((" via backup", "italic $text-warning"))
