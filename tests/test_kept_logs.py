@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sandbox_helpers import running_sandbox, wait_until
 
 from tui.record.bundle import export_incident
@@ -71,6 +73,27 @@ def test_a_line_cut_off_by_a_crash_is_left_out_and_the_rest_survives(tmp_path: P
     assert list(read_kept_logs(tmp_path)) == [
         "2025-03-01T14:00:00.000000Z clay-a ERROR before the crash"
     ]
+
+
+def test_the_disk_sync_runs_off_the_caller_s_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cockpit appends on its event loop: a slow fsync (a network disk) must not
+    stall the screen, so it runs in a thread of its own."""
+    synced_on: list[str] = []
+    real = os.fsync
+
+    def recording(fd: int) -> None:
+        synced_on.append(threading.current_thread().name)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    kept = KeptLogs(tmp_path, sync_interval=0)
+    kept.append([(None, "clay-x", "one line")])
+    kept.close()  # waits for the pending sync, then syncs what is left
+    assert synced_on, "the lines reached the disk"
+    assert synced_on[0] != threading.current_thread().name
+    assert (tmp_path / "logs.txt").read_text().endswith("one line\n")
 
 
 def test_a_folder_that_cannot_be_written_costs_the_batch_not_the_caller(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import contextlib
 import os
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -81,6 +82,7 @@ class KeptLogs:
         self._handle: TextIO | None = None
         self._size = 0
         self._synced_at = 0.0
+        self._syncing: Future[None] | None = None
 
     def _open(self) -> TextIO:
         if self._handle is None:
@@ -116,8 +118,7 @@ class KeptLogs:
             handle.flush()
             self._size += len(block.encode("utf-8", "replace"))
             if time.monotonic() - self._synced_at >= self.sync_interval:
-                os.fsync(handle.fileno())
-                self._synced_at = time.monotonic()
+                self._sync_soon(handle.fileno())
         except OSError as exc:
             self.error = f"log lines could not be kept in {self.folder}: {exc.strerror}"
             self.close()
@@ -125,7 +126,19 @@ class KeptLogs:
         self.error = None
         return len(rows)
 
+    def _sync_soon(self, fd: int) -> None:
+        """fsync in the syncing thread: on a slow or network disk it takes long enough to
+        stall the screen, which calls :meth:`append` on its event loop."""
+        if self._syncing is not None and not self._syncing.done():
+            return  # one at a time; the next append asks again
+        self._synced_at = time.monotonic()
+        self._syncing = _syncer().submit(_quiet_fsync, fd)
+
     def close(self) -> None:
+        if self._syncing is not None:
+            with contextlib.suppress(Exception):
+                self._syncing.result(timeout=10)
+            self._syncing = None
         if self._handle is not None:
             with contextlib.suppress(OSError):
                 self._handle.flush()
@@ -133,6 +146,21 @@ class KeptLogs:
             with contextlib.suppress(OSError):
                 self._handle.close()
             self._handle = None
+
+
+_SYNCER: ThreadPoolExecutor | None = None
+
+
+def _syncer() -> ThreadPoolExecutor:
+    global _SYNCER
+    if _SYNCER is None:
+        _SYNCER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kept-logs-sync")
+    return _SYNCER
+
+
+def _quiet_fsync(fd: int) -> None:
+    with contextlib.suppress(OSError):  # a full disk shows on the next write instead
+        os.fsync(fd)
 
 
 def read_kept_logs(
