@@ -237,3 +237,28 @@ def screen_lines(app: Any) -> list[str]:
             "".join(segment.text for strip in line for segment in strip if not segment.control)
         )
     return rows
+
+
+class Keys:
+    """Presses keys as the terminal sends them and remembers them for the report."""
+
+    def __init__(self, app: IncidentApp) -> None:
+        self.app = app
+        self.pressed: list[str] = []
+
+    async def __call__(self, *names: str) -> None:
+        for name in names:
+            self.pressed.append(name)
+            press(self.app, name, name if len(name) == 1 else None)
+            await settle(self.app)
+
+    async def type(self, text: str) -> None:
+        for character in text:
+            press(self.app, "space" if character == " " else character, character)
+        self.pressed.append(f"<{len(text)} characters>")
+        await settle(self.app)
+
+
+async def keys(app: IncidentApp, *names: str) -> None:
+    """Press keys one after the other, each handled before the next."""
+    await Keys(app)(*names)

@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -207,3 +208,22 @@ def _in_order(expected: list[str], got: list[str]) -> bool:
 def test_json_lines_in_the_cli_keep_escapes_escaped() -> None:
     data = json.dumps({"text": "".join(_ESCAPES)})
     assert not [c for c in data if c in CONTROL_CHARACTERS]
+
+
+async def test_a_notification_shows_backend_text_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server's error can hold ``[...]``: as markup it would restyle the toast or
+    break it; every notification is plain text."""
+    from test_comms import offline_app
+
+    app = offline_app(tmp_path, monkeypatch)
+    async with app.run_test(size=(120, 40)):
+        app.screen.notify("apply failed: [red]boom[/red] \x1b]0;pwned\x07", title="[b]x")
+        from sandbox_helpers import wait_until
+
+        found = await wait_until(lambda: list(app._notifications), 10, 0.02, "the toast")
+        shown = found[-1]
+        assert shown.message.startswith("apply failed: [red]boom[/red] ")
+        assert "\x1b" not in shown.message and "\x07" not in shown.message
+        assert shown.markup is False and shown.title == "[b]x"

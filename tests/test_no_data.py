@@ -114,3 +114,8 @@ def test_the_pane_says_no_data_since_the_last_point() -> None:
     never = MetricReading("rate_limited", "Rate Limited", None, "/min", "unknown")
     assert never.no_data == "no data in range"
     assert never.evidence == "Rate Limited: no data in range"
+
+
+def test_a_query_the_parser_panics_on_is_a_problem_not_a_crash() -> None:
+    said = query_problem("rate(x[5m]) offset nan")
+    assert said is not None and "PromQL" in said

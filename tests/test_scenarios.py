@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from app_helpers import cockpit, events_of, press, settle, static_text
+from app_helpers import Keys, cockpit, events_of, static_text
 from sandbox_helpers import running_sandbox, wait_until
 from textual.widgets import Static
 
@@ -64,26 +64,6 @@ SPEED = 60
 
 def test_every_scenario_has_a_play() -> None:
     assert set(PLAYS) == set(SCENARIOS)
-
-
-class Keys:
-    """Presses keys as the terminal sends them and remembers them for the report."""
-
-    def __init__(self, app: IncidentApp) -> None:
-        self.app = app
-        self.pressed: list[str] = []
-
-    async def __call__(self, *names: str) -> None:
-        for name in names:
-            self.pressed.append(name)
-            press(self.app, name, name if len(name) == 1 else None)
-            await settle(self.app)
-
-    async def type(self, text: str) -> None:
-        for character in text:
-            press(self.app, "space" if character == " " else character, character)
-        self.pressed.append(f"<{len(text)} characters>")
-        await settle(self.app)
 
 
 def kinds(app: IncidentApp, *names: str) -> list[Event]:

@@ -340,3 +340,40 @@ def test_retries_back_off_to_a_cap_with_jitter() -> None:
     assert len({round(d, 6) for d in delays[-4:]}) > 1  # jittered: pods do not retry in step
     backoff.reset()
     assert backoff.next() <= 0.6
+
+
+async def test_a_pod_whose_containers_are_unknown_keeps_its_stream() -> None:
+    """With no container named and none listed, the API's default container is followed:
+    one stream, kept across pod updates (not started and cancelled at once)."""
+    from datetime import UTC, datetime
+
+    never = asyncio.Event()
+
+    class Conn:
+        namespace = "production"
+        timeout = 5.0
+
+        class api:
+            @staticmethod
+            async def read_namespaced_pod_log_without_preload_content(*_: Any, **__: Any) -> Any:
+                await never.wait()
+
+        async def request(self, backend: str, what: str, call: Any, timeout: Any = None) -> Any:
+            return await call
+
+    runbook = CLAY.model_copy(
+        update={
+            "service": CLAY.service.model_copy(update={"container": None}),
+            "logs": CLAY.logs.model_copy(update={"container": None}),
+        }
+    )
+    tail = LogTail(Conn(), runbook, lambda lines, dropped: None, lambda fault: None)  # type: ignore[arg-type]
+    pod = PodState("clay-a", "Running", True, 0, datetime.now(UTC), None)
+    tail.update_pods([pod])
+    tail.update_pods([pod])
+    assert list(tail.streams) == ["clay-a/"]
+    task = tail.streams["clay-a/"].task
+    assert task is not None and not task.cancelled()
+    tail.update_pods([])
+    await asyncio.sleep(0)
+    assert not tail.streams

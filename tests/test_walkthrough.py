@@ -7,18 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from app_helpers import cockpit, events_of, press, settle
+from app_helpers import cockpit, events_of, keys, press, settle
 from sandbox_helpers import running_sandbox, wait_until
 
 from tui.screens.modals import ExportScreen, PromptScreen
 from tui.screens.remediate import ConfirmScreen, RemediationScreen
 from widgets.decision_tree import DecisionTreeView
-
-
-async def keys(app, *names: str) -> None:
-    for name in names:
-        press(app, name, name if len(name) == 1 else None)
-        await settle(app)
 
 
 async def test_the_readme_walkthrough_ends_in_a_postmortem(

@@ -11,9 +11,11 @@ from typing import Any
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from tui.errors import IncidentTuiError
+from tui.inert import inert
 from tui.record.event import Event, utcnow
 from tui.record.incident import Incident
 from tui.record.journal import Journal
@@ -101,6 +103,21 @@ class IncidentApp(App[None]):
             banner=self.launch.banner,
             live=self.launch.live,
             clock=self.clock,
+        )
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification is plain text: what it says often came from a backend (a
+        server's error, a pod's name), and ``[...]`` in it must show as written."""
+        super().notify(
+            inert(message), title=inert(title), severity=severity, timeout=timeout, markup=False
         )
 
     def declare(self, runbook: Runbook, severity: str, title: str, impact: str | None) -> None:

@@ -51,4 +51,8 @@ def query_problem(query: str, scrape_interval: timedelta = timedelta(seconds=15)
         promql_parser.parse(expand_query(query, scrape_interval))
     except ValueError as error:
         return f"PromQL syntax error: {' '.join(str(error).split())}"
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # the parser's own failure (a Rust panic) on an odd query
+        return "PromQL the parser cannot read (check numbers such as NaN in offsets)"
     return None

@@ -23,7 +23,7 @@ from tui.inert import inert
 from tui.runbook import Signal, parse_duration
 from tui.runbook.queries import expand_query
 from tui.signals import AlertLevel, MetricReading, holds, utcnow
-from tui.sources.base import error_for_status
+from tui.sources.base import error_for_status, quoted
 
 if TYPE_CHECKING:
     from tui.settings import PrometheusSettings
@@ -247,7 +247,8 @@ def _translate(url: str, exc: Exception, http: HttpConfig | None = None) -> Sour
         if code == 400 and "bad_data" in text:
             reason = re.search(r'"error"\s*:\s*"([^"]+)"', text)
             return SourceError(
-                "prometheus", f"{url} rejected the query: {reason.group(1) if reason else text}"
+                "prometheus",
+                f"{url} rejected the query: {quoted(reason.group(1) if reason else text)}",
             )
         return error_for_status("prometheus", code, url)
     if isinstance(exc, ValueError | KeyError | TypeError | RecursionError):

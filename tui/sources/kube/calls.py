@@ -47,7 +47,8 @@ class KubeCalls:
             credentials.accepted()
             return response
         configuration = self.api_client.configuration
-        refused = configuration.api_key.get("BearerToken")
+        # the token this request carried: another request may have renewed it meanwhile
+        refused = response.request_info.headers.get("Authorization")
         if not await credentials.renew(configuration, refused):
             return response
         response.release()

@@ -10,6 +10,8 @@ read relative to that file. Files of ``$KUBECONFIG`` that do not exist are skipp
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import time
 from collections.abc import Callable
@@ -18,7 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import kubernetes.aio.config.exec_provider
 import kubernetes.aio.config.incluster_config
 import kubernetes.aio.config.kube_config
 import yaml
@@ -36,7 +37,6 @@ IN_CLUSTER = "in-cluster"
 # the library's config loader is untyped: its classes are used as what they are
 _lib: Any = kubernetes.aio.config.kube_config
 _ConfigNode: Any = _lib.ConfigNode
-_ExecProvider: Any = kubernetes.aio.config.exec_provider.ExecProvider
 _InClusterConfigLoader: Any = kubernetes.aio.config.incluster_config.InClusterConfigLoader
 
 
@@ -118,6 +118,20 @@ class _Merger(_lib.KubeConfigMerger):  # type: ignore[misc]
 
     config_merged: Any
 
+    def _merge(self, item: str, add_cfg: Any, path: str) -> None:
+        """Add the entries no earlier file named. Each node is named by its file, its list
+        and its name: the library names it by the whole entry, keys and tokens included,
+        and that name ends up in error messages."""
+        if not isinstance(add_cfg, list):
+            raise ConfigException(f"{path}: `{item}` is not a list")
+        merged = self.config_merged.value[item]
+        for entry in add_cfg:
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                raise ConfigException(f"{path}: an entry of `{item}` has no name")
+            if any(existing["name"] == entry["name"] for existing in merged):
+                continue
+            merged.append(_ConfigNode(f"{path}: {item} {entry['name']}", entry, path))
+
     def load_config(self, path: str) -> None:
         with open(path, encoding="utf-8") as handle:
             config = yaml.safe_load(handle)
@@ -138,6 +152,65 @@ class _Merger(_lib.KubeConfigMerger):  # type: ignore[misc]
         self.config_files[path] = config
 
 
+class _Plugin:
+    """Runs an exec credential plugin as client-go does, not as the library does: never
+    interactive (the screen owns the terminal: stdin is closed and ``interactive`` is
+    false), killed when the request waiting for it gives up, its stderr decoded."""
+
+    def __init__(self, exec_config: Any, base: str | None = None) -> None:
+        for key in ("command", "apiVersion"):
+            if key not in exec_config:
+                raise ConfigException(f"exec: malformed request. missing key '{key}'")
+        self.api_version = str(exec_config["apiVersion"])
+        command = str(exec_config["command"])
+        if base and "/" in command and not os.path.isabs(command):
+            # as client-go: a relative path with a slash is the kubeconfig's folder's
+            command = os.path.join(base, command)
+        self.args = [command] + [str(a) for a in (exec_config.safe_get("args") or [])]
+        self.env = dict(os.environ)
+        for item in exec_config.safe_get("env") or []:
+            self.env[str(item["name"])] = str(item["value"])
+
+    async def run(self) -> dict[str, Any]:
+        info = {
+            "apiVersion": self.api_version,
+            "kind": "ExecCredential",
+            "spec": {"interactive": False},
+        }
+        env = {**self.env, "KUBERNETES_EXEC_INFO": json.dumps(info)}
+        process = await asyncio.create_subprocess_exec(
+            *self.args,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await process.communicate()
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            raise
+        if process.returncode != 0:
+            said = err.decode("utf-8", "replace").strip()
+            raise ConfigException(
+                f"exec: process returned {process.returncode}" + (f". {said}" if said else "")
+            )
+        try:
+            data = json.loads(out)
+        except ValueError as error:
+            raise ConfigException(f"exec: failed to decode process output: {error}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("status"), dict):
+            raise ConfigException("exec: malformed response. missing key 'status'")
+        if data.get("apiVersion") != self.api_version:
+            raise ConfigException(
+                f"exec: plugin api version {data.get('apiVersion')} does not match "
+                f"{self.api_version}"
+            )
+        status: dict[str, Any] = data["status"]
+        return status
+
+
 class ExecCredentials:
     """An exec credential plugin's token: run again shortly before it expires (the
     ``refresh_api_key_hook`` of the client's configuration) and once when the API answers
@@ -146,8 +219,10 @@ class ExecCredentials:
     RETRY_AFTER_REFUSAL = 30.0
     """Seconds before a token refused right after a refresh is refreshed on a 401 again."""
 
-    def __init__(self, exec_config: Any, clock: Callable[[], float] = time.time) -> None:
-        self._provider = _ExecProvider(exec_config)
+    def __init__(
+        self, exec_config: Any, clock: Callable[[], float] = time.time, base: str | None = None
+    ) -> None:
+        self._provider = _Plugin(exec_config, base)
         self.command = Path(str(exec_config["command"])).name
         self.clock = clock
         self.token: str | None = None
@@ -160,7 +235,7 @@ class ExecCredentials:
     async def run(self) -> dict[str, Any]:
         """Run the plugin; its ``status``. A failure is :class:`SourceAuthExpired`."""
         try:
-            status: dict[str, Any] = await self._provider.run()
+            status = await self._provider.run()
         except ConfigException as error:
             said = inert(str(error)).removeprefix("exec: ")
             raise SourceAuthExpired(
@@ -229,7 +304,9 @@ class _Loader(_lib.KubeConfigLoader):  # type: ignore[misc]
     credentials: ExecCredentials | None = None
 
     async def load_from_exec_plugin(self) -> bool | None:
-        credentials = ExecCredentials(self._user["exec"])
+        path = getattr(self._user, "path", None)
+        base = os.path.dirname(os.path.abspath(path)) if isinstance(path, str) else None
+        credentials = ExecCredentials(self._user["exec"], base=base)
         await credentials.run()
         if credentials.token is None:
             # a client certificate instead of a token: the library writes it to files
@@ -246,7 +323,8 @@ class Loaded:
     api_client: ApiClient
     context: str
     namespace: str | None
-    """The context's namespace (or the service account's), when it names one."""
+    """The context's namespace (or the service account's), when it names one; shown for
+    what it is, while requests use ``--namespace`` or the runbook's (see the README)."""
     origin: Origin
     credentials: ExecCredentials | None
 
@@ -261,7 +339,7 @@ async def load(settings: KubernetesSettings) -> Loaded:
     where = origin.where
     try:
         merger = _Merger(os.pathsep.join(str(p) for p in origin.files))
-    except (OSError, yaml.YAMLError, ConfigException) as error:
+    except (OSError, yaml.YAMLError, ConfigException, ValueError, KeyError, TypeError) as error:
         raise ConfigError(Problem(where, None, "kubernetes", _said(error))) from None
     if merger.config is None:
         raise ConfigError(Problem(where, None, "kubernetes", "the kubeconfig is empty"))
@@ -288,7 +366,8 @@ async def load(settings: KubernetesSettings) -> Loaded:
     try:
         loader = _Loader(config_dict=merger.config, config_base_path=None, active_context=context)
         await loader.load_and_set(configuration)
-    except ConfigException as error:
+    except (ConfigException, ValueError, KeyError, TypeError, OSError) as error:
+        # a key that is not base64, an id-token that is not a JWT, a missing field
         raise ConfigError(Problem(where, None, "kubernetes", _said(error))) from None
     except SourceAuthExpired as error:
         raise ConfigError(Problem(where, None, "kubernetes.user.exec", error.detail)) from None

@@ -87,6 +87,11 @@ class _PodStream:
         return True
 
 
+def _key(pod: str, container: str | None) -> str:
+    """Where the tail keeps a stream: ``pod/container`` (``pod/`` for the API's default)."""
+    return f"{pod}/{container or ''}"
+
+
 class _Backoff:
     """Capped exponential backoff with jitter: ``first``, about twice that, … ``cap``."""
 
@@ -206,7 +211,7 @@ class LogTail:
         self._pods = list(pods)
         if self.only_pod is not None:
             pods = [p for p in pods if p.name == self.only_pod]
-        names = {f"{p.name}/{c}" for p in pods for c in self._containers_of(p)}
+        names = {_key(p.name, c) for p in pods for c in self._containers_of(p)}
         for pod in pods:
             for container in self._containers_of(pod):
                 self._start(pod, container)
@@ -227,7 +232,7 @@ class LogTail:
         return list(pod.containers) or [None]
 
     def _start(self, pod: PodState, container: str | None) -> None:
-        key = f"{pod.name}/{container}" if container is not None else f"{pod.name}/"
+        key = _key(pod.name, container)
         stream = self.streams.get(key)
         runnable = pod.phase in ("Running", "Terminating", "Succeeded", "Failed")
         if stream is None and runnable:
@@ -272,11 +277,11 @@ class LogTail:
             try:
                 response = await self._open(stream, since)
             except SourceError as error:
-                if error.kind == "error" and "400" in error.detail:
+                if error.kind == "error" and "answered 400" in error.detail:
                     # the container has not started (again) yet: try later, less often
                     await asyncio.sleep(waiting.next())
                     continue
-                if "404" in error.detail:
+                if "answered 404" in error.detail:
                     return
                 self._fault(error)
                 await asyncio.sleep(failing.next())
@@ -317,9 +322,11 @@ class LogTail:
             )
         except SourceError:
             return  # no previous container (any more): nothing to show
+        import aiohttp
+
         try:
             body = await asyncio.wait_for(response.read(), self.conn.timeout)
-        except (TimeoutError, OSError):
+        except (TimeoutError, OSError, aiohttp.ClientError):
             return
         finally:
             response.release()
