@@ -103,7 +103,7 @@ class _Backoff:
     def next(self) -> float:
         delay = self.delay
         self.delay = min(self.delay * 2, self.cap)
-        return delay * random.uniform(0.8, 1.2)
+        return min(self.cap, delay * random.uniform(0.8, 1.2))
 
     def reset(self) -> None:
         self.delay = self.first
