@@ -153,6 +153,22 @@ class SandboxHandle:
         result: dict[str, Any] = await wait_until(check, timeout, 0.1, what)
         return result
 
+    async def wait_for_restart(self, selector: str, timeout: float = 60.0) -> None:
+        """Until a pod of ``selector`` has restarted, as kubectl reads the restart counts."""
+
+        async def restarted() -> bool:
+            got = await self.kubectl(
+                "get",
+                "pods",
+                "-l",
+                selector,
+                "-o",
+                "jsonpath={.items[*].status.containerStatuses[0].restartCount}",
+            )
+            return any(int(n) > 0 for n in got.stdout.split())
+
+        await wait_until(restarted, timeout, 0.5, f"a pod of {selector} to restart")
+
     async def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the real kubectl against the sandbox without blocking the event loop."""
         binary = need_binary("kubectl")

@@ -186,18 +186,7 @@ async def test_the_previous_container_of_a_restarted_pod_gives_its_crash_to_the_
         runbook = discover_runbooks([]).get("clay")
         settings = fast_settings(sb, tmp_path)
 
-        async def restarted() -> bool:
-            got = await sb.kubectl(
-                "get",
-                "pods",
-                "-l",
-                runbook.service.selector,
-                "-o",
-                "jsonpath={.items[*].status.containerStatuses[0].restartCount}",
-            )
-            return any(int(n) > 0 for n in got.stdout.split())
-
-        await wait_until(restarted, 60, 0.5, "a clay pod to restart")
+        await sb.wait_for_restart(runbook.service.selector)
         start = datetime.now(UTC) - timedelta(hours=1)
         lines = await Evidence(settings, runbook).logs(start, datetime.now(UTC) + timedelta(1))
         assert any("KeyError: 'UPSTREAM_POOL_SIZE'" in line for line in lines), lines[-20:]

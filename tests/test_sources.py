@@ -297,21 +297,9 @@ async def test_log_tail_resumes_a_dropped_stream_without_doubling(tmp_path: Path
 
 async def test_a_crash_looping_pod_shows_its_previous_container(tmp_path: Path) -> None:
     async with running_sandbox("clay-infra", speed=30) as sb:
-
-        async def restarted() -> bool:
-            got = await sb.kubectl(
-                "get",
-                "pods",
-                "-l",
-                CLAY.service.selector,
-                "-o",
-                "jsonpath={.items[*].status.containerStatuses[0].restartCount}",
-            )
-            return any(int(n) > 0 for n in got.stdout.split())
-
         # the responder opens the cockpit once the pods crash-loop: what the crashed
         # container said is only in its previous logs
-        await wait_until(restarted, 60, 0.5, "a clay pod to restart")
+        await sb.wait_for_restart(CLAY.service.selector)
         collected = Collected()
         sources, task = await _tail(sb, tmp_path, collected)
         try:

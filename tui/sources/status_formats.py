@@ -29,6 +29,7 @@ __all__ = [
     "parse_generic",
     "parse_incidentio",
     "parse_instatus",
+    "parse_time",
 ]
 
 _ORDER = ("none", "minor", "major", "critical")
@@ -50,13 +51,15 @@ def _text(value: Any, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
 
-def _time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time; one without a zone is read as UTC."""
     if not isinstance(value, str):
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    # a time without a zone is read as UTC: the pane subtracts it from an aware "now"
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
@@ -117,7 +120,7 @@ def parse_instatus(vendor: str, url: str, summary: Any, components: Any = None) 
             name=_text(item.get("name"), "(unnamed incident)"),
             status=_text(item.get("status"), "unknown").lower(),
             impact=_INSTATUS_IMPACT.get(_text(item.get("impact")), "unknown"),
-            updated_at=_time(item.get("started")),
+            updated_at=parse_time(item.get("started")),
             latest_update=None,
             url=item.get("url") if isinstance(item.get("url"), str) else None,
         )
@@ -193,7 +196,7 @@ def parse_betterstack(vendor: str, url: str, document: Any) -> VendorStatus:
                     name=_text(attrs.get("title"), "(unnamed report)"),
                     status="investigating",
                     impact=_BETTERSTACK_INDICATOR.get(state_of, state_of),
-                    updated_at=_time(attrs.get("starts_at")),
+                    updated_at=parse_time(attrs.get("starts_at")),
                     latest_update=None,
                     url=None,
                 )
@@ -249,7 +252,7 @@ def parse_incidentio(vendor: str, url: str, document: Any) -> VendorStatus:
                 name=_text(item.get("name"), "(unnamed incident)"),
                 status=_text(item.get("status"), "unknown"),
                 impact=impact,
-                updated_at=_time(item.get("last_update_at")),
+                updated_at=parse_time(item.get("last_update_at")),
                 latest_update=_text(item.get("last_update_message")) or None,
                 url=item.get("url") if isinstance(item.get("url"), str) else None,
             )
@@ -297,7 +300,7 @@ def parse_generic(vendor: str, url: str, data: Any, spec: StatusJson) -> VendorS
             name=_text(item.get("name") or item.get("title"), "(unnamed incident)"),
             status=_text(item.get("status"), "open"),
             impact=indicator,
-            updated_at=_time(item.get("updated_at") or item.get("started_at")),
+            updated_at=parse_time(item.get("updated_at") or item.get("started_at")),
             latest_update=None,
             url=item.get("url") if isinstance(item.get("url"), str) else None,
         )

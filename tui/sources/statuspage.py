@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -13,23 +12,14 @@ import httpx
 
 from tui.errors import SourceError, SourceMalformed
 from tui.signals import Component, Health, VendorIncident, VendorStatus, utcnow
+from tui.sources import status_formats as formats
 from tui.sources.base import error_for_status, http_error
+from tui.sources.status_formats import parse_time as _parse_time
 
 if TYPE_CHECKING:
     from tui.runbook.sections import StatusJson
 
 __all__ = ["HealthSource", "StatusPageSource", "parse_health", "parse_summary"]
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    # a time without a zone is read as UTC: the pane subtracts it from an aware "now"
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _text(value: Any, default: str = "") -> str:
@@ -197,8 +187,6 @@ class StatusPageSource:
         return data
 
     async def fetch(self) -> VendorStatus:
-        from tui.sources import status_formats as formats
-
         base, api = self.base_url, self.api_url
         if self.format == "instatus":
             summary = await self._get(api or f"{base}/summary.json")
