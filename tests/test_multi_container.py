@@ -40,6 +40,12 @@ async def test_the_log_pane_switches_container_pod_and_since(
             await wait_until(lambda: _lines(view, "proxy"), 30, 0.1, "the proxy's lines")
             assert not _lines(view, "app")
             assert all("outbound|443||api.instantly.ai" in text for text in _lines(view))
+            # what the pane showed is kept with its container, for the evidence bundle
+            assert app.journal is not None
+            kept = app.journal.directory / "logs.txt"
+            await wait_until(
+                lambda: kept.exists() and "/proxy [" in kept.read_text(), 10, 0.1, "kept lines"
+            )
             pods = await sb.kubectl(
                 "get",
                 "pods",

@@ -55,7 +55,16 @@ class LogPaneControls(DashboardPart):
         self.query_one("#logs", LogView).write_lines(lines, dropped)
         kept = self.kept_logs()
         if kept is not None:
-            kept.append((line.timestamp, line.pod, line.text) for line in lines)
+            main = self.runbook.logs.container or self.runbook.service.container
+            kept.append(
+                (
+                    line.timestamp,
+                    # another container's line keeps its container: pod/container
+                    line.pod if line.container in ("", main) else f"{line.pod}/{line.container}",
+                    line.text,
+                )
+                for line in lines
+            )
             if kept.error is not None and not self._kept_warned:
                 self._kept_warned = True  # once: the pane goes on showing lines
                 self.notify(kept.error, severity="warning", timeout=10)
