@@ -366,3 +366,21 @@ async def test_a_pod_whose_containers_are_unknown_keeps_its_stream() -> None:
     tail.update_pods([])
     await asyncio.sleep(0)
     assert not tail.streams
+
+
+def test_a_stream_timing_out_during_a_5xx_outage_does_not_make_it_a_new_fault() -> None:
+    """The fault matrix saw "server_error, timeout, server_error" recorded for one 503
+    outage of the log API: one of four streams timed out meanwhile."""
+    from tui.errors import SourceServerError, SourceTimeout
+
+    seen: list[Any] = []
+
+    class Conn:
+        server = "https://127.0.0.1:6443"
+
+    tail = LogTail(Conn(), CLAY, lambda lines, dropped: None, seen.append)  # type: ignore[arg-type]
+    tail._fault(SourceServerError("logs", "logs of a answered 503"))
+    tail._fault(SourceTimeout("logs", "logs of b: no answer within 2 s"))
+    tail._fault(SourceServerError("logs", "logs of c answered 503"))
+    assert [fault.kind for fault in seen] == ["server_error", "server_error"]
+    assert tail.tracker.failing_kind == "server_error"

@@ -416,6 +416,11 @@ class LogTail:
             self._healed()
 
     def _fault(self, error: SourceError) -> None:
+        failing = self.tracker.failing_kind
+        if error.kind == "timeout" and failing not in (None, "timeout"):
+            # one of many streams timing out while the others get the failure itself (a
+            # 503 from every log request): the same outage, not a new one to record
+            return
         self._faulted = True
         self.on_fault(self.tracker.failed(error, self.conn.server).fault)
 
