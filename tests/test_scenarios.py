@@ -140,7 +140,9 @@ async def outcome(app: IncidentApp) -> Event:
         lambda: kinds(
             app, "remediation_effective", "remediation_not_effective", "remediation_failed"
         ),
-        240,
+        # the rollout, then a watch of up to 3 minutes (``faster``): under a loaded CI
+        # machine the two together took over 240 s once (clerk-auth-outage)
+        420,
         0.2,
         "the remediation's verdict",
     )
