@@ -322,9 +322,6 @@ class Loaded:
 
     api_client: ApiClient
     context: str
-    namespace: str | None
-    """The context's namespace (or the service account's), when it names one; shown for
-    what it is, while requests use ``--namespace`` or the runbook's (see the README)."""
     origin: Origin
     credentials: ExecCredentials | None
 
@@ -374,11 +371,9 @@ async def load(settings: KubernetesSettings) -> Loaded:
     credentials = loader.credentials
     if credentials is not None:
         configuration.refresh_api_key_hook = credentials.refresh_hook  # type: ignore[assignment]
-    namespace = loader.current_context["context"].get("namespace")
     return Loaded(
         ApiClient(configuration=configuration),
         str(context),
-        str(namespace) if namespace else None,
         origin,
         credentials,
     )
@@ -395,11 +390,7 @@ def _in_cluster(
         loader.load_and_set(configuration)
     except (ConfigException, OSError) as error:
         raise ConfigError(Problem(str(folder), None, "kubernetes", _said(error))) from None
-    try:
-        namespace = (folder / "namespace").read_text(encoding="utf-8").strip() or None
-    except OSError:
-        namespace = None
-    return Loaded(ApiClient(configuration=configuration), IN_CLUSTER, namespace, origin, None)
+    return Loaded(ApiClient(configuration=configuration), IN_CLUSTER, origin, None)
 
 
 def _said(error: BaseException) -> str:

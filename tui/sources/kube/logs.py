@@ -7,7 +7,7 @@ import random
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tui.errors import SourceError, SourceMalformed, SourceTimeout
 from tui.runbook import Runbook
@@ -249,21 +249,26 @@ class LogTail:
 
     # streaming ----------------------------------------------------------------------
 
-    async def _open(self, stream: _PodStream, since: int | None) -> aiohttp.ClientResponse:
+    async def _log(self, stream: _PodStream, what: str, **params: Any) -> aiohttp.ClientResponse:
+        """One request for a stream's container log, with timestamps (``params``: follow,
+        since, previous, tail)."""
         return await self.conn.request(
             self.backend,
-            f"logs of {stream.pod}",
+            f"{what} of {stream.pod}",
             self.conn.api.read_namespaced_pod_log_without_preload_content(
                 stream.pod,
                 self.conn.namespace,
                 container=stream.container,
-                follow=True,
                 timestamps=True,
-                since_seconds=since,
-                # the client takes one total timeout: a stream is cut after an hour and
-                # resumes from its last line
-                _request_timeout=3600.0,
+                **params,
             ),
+        )
+
+    async def _open(self, stream: _PodStream, since: int | None) -> aiohttp.ClientResponse:
+        # the client takes one total timeout: a stream is cut after an hour and resumes
+        # from its last line
+        return await self._log(
+            stream, "logs", follow=True, since_seconds=since, _request_timeout=3600.0
         )
 
     async def _follow(self, stream: _PodStream, since: int | None) -> None:
@@ -308,17 +313,8 @@ class LogTail:
         restart, marked as previous (what a responder reads while the new one backs off)."""
         stream.previous_for = stream.restarts
         try:
-            response = await self.conn.request(
-                self.backend,
-                f"previous logs of {stream.pod}",
-                self.conn.api.read_namespaced_pod_log_without_preload_content(
-                    stream.pod,
-                    self.conn.namespace,
-                    container=stream.container,
-                    previous=True,
-                    timestamps=True,
-                    tail_lines=self.previous_lines,
-                ),
+            response = await self._log(
+                stream, "previous logs", previous=True, tail_lines=self.previous_lines
             )
         except SourceError:
             return  # no previous container (any more): nothing to show
